@@ -1,0 +1,73 @@
+"""The ``anchoral`` command line.
+
+Each sub-command lives in ``explorer/commands/<name>.py`` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Errors the library raises on purpose
+(:class:`explorer.exceptions.ExplorerError`) are printed as one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .exceptions import ExplorerError
+
+COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export")
+
+
+def _load(name):
+    try:
+        return importlib.import_module(f"explorer.commands.{name}")
+    except ModuleNotFoundError as err:  # a command whose module is not part of this build
+        if err.name == f"explorer.commands.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anchoral",
+        description="AnchorAL Explorer: prepare text pools, simulate and run anchor-based active "
+        "learning, and explore it in the browser.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _load(name)
+        if module is None:
+            continue
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._run(args) or 0)
+    except ExplorerError as err:
+        print(f"anchoral {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"anchoral {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
