@@ -69,9 +69,11 @@ class NeighborIndex:
     def _build(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _search_params(self, selector):
-        faiss = _faiss()
-        return faiss.SearchParameters(sel=selector)
+    def _search_params(self, selector, widen=1):
+        """Search parameters with ``selector``; None when ``widen`` > 1 cannot search wider."""
+        if widen > 1:
+            return None
+        return _faiss().SearchParameters(sel=selector)
 
     def search(self, queries, k, exclude=None):
         """Return the ``k`` most similar rows of each query.
@@ -100,14 +102,26 @@ class NeighborIndex:
         q = _as_queries(queries, self.dim_)
         exclude = np.unique(np.asarray(exclude if exclude is not None else [], dtype=np.int64))
         k_eff = min(k, self.n_)
-        params = None
         if exclude.size:
             faiss = _faiss()
             batch = faiss.IDSelectorBatch(exclude.size, faiss.swig_ptr(exclude))
             selector = faiss.IDSelectorNot(batch)
-            params = self._search_params(selector)
-            sims, ids = self.index_.search(q, k_eff, params=params)
-            del batch, selector  # keep alive until the search returned
+            sims, ids = self.index_.search(q, k_eff, params=self._search_params(selector))
+            # an approximate index may come back short when many ids are excluded: search the
+            # short rows again, wider, while the pool still holds k_eff non-excluded rows
+            available = self.n_ - int(((exclude >= 0) & (exclude < self.n_)).sum())
+            want = min(k_eff, available)
+            widen = 2
+            while True:
+                short = np.flatnonzero((ids[:, :want] < 0).any(axis=1))
+                if not short.size:
+                    break
+                params = self._search_params(selector, widen=widen)
+                if params is None:
+                    break
+                sims[short], ids[short] = self.index_.search(q[short], k_eff, params=params)
+                widen *= 2
+            del batch, selector  # kept alive until the searches returned
         else:
             sims, ids = self.index_.search(q, k_eff)
         ids = ids.astype(np.int64, copy=False)
@@ -227,9 +241,11 @@ class IVFIndex(_Calibrated):
         index.nprobe = self.nprobe_
         return index
 
-    def _search_params(self, selector):
-        faiss = _faiss()
-        return faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe_)
+    def _search_params(self, selector, widen=1):
+        nprobe = self.nprobe_ * widen
+        if widen > 1 and self.nprobe_ * widen // 2 >= self.nlist_:
+            return None
+        return _faiss().SearchParametersIVF(sel=selector, nprobe=int(min(nprobe, self.nlist_)))
 
     def describe(self):
         rec = f", calibrated recall@{self.calibration_k}={self.recall_:.3f}" if self.recall_ else ""
@@ -266,9 +282,10 @@ class HNSWIndex(_Calibrated):
         index.hnsw.efSearch = self.ef_search_
         return index
 
-    def _search_params(self, selector):
-        faiss = _faiss()
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search_)
+    def _search_params(self, selector, widen=1):
+        if widen > 8:
+            return None
+        return _faiss().SearchParametersHNSW(sel=selector, efSearch=self.ef_search_ * widen)
 
     def describe(self):
         rec = f", calibrated recall@{self.calibration_k}={self.recall_:.3f}" if self.recall_ else ""

@@ -1,0 +1,85 @@
+"""Vector index: exact equals brute force, ANN recall, exclusion, padding, errors."""
+
+import numpy as np
+import pytest
+
+from explorer.exceptions import ParameterError
+from explorer.index import AUTO_EXACT_MAX, ExactIndex, build_index
+
+
+def clustered(n=6000, d=32, centers=40, scale=0.35, seed=0):
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(centers, d))
+    X = C[rng.integers(0, centers, n)] + rng.normal(scale=scale, size=(n, d))
+    X = X.astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def brute_force(X, q, k, exclude=()):
+    S = q @ X.T
+    S[:, list(exclude)] = -np.inf
+    ids = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    return ids, np.take_along_axis(S, ids, axis=1)
+
+
+def test_exact_equals_numpy_brute_force():
+    X = clustered(2000)
+    q = X[:25] + 0.01
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    ids, sims = build_index(X, "exact").search(q, 10)
+    ref_ids, ref_sims = brute_force(X, q, 10)
+    np.testing.assert_allclose(sims, ref_sims, rtol=1e-5, atol=1e-5)
+    # ids agree except where two similarities tie to float precision
+    assert (ids == ref_ids).mean() > 0.99
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_ann_recall_at_least_095(kind):
+    X = clustered(8000, d=48)
+    rng = np.random.default_rng(1)
+    q = X[rng.choice(len(X), 100, replace=False)]
+    index = build_index(X, kind)
+    ids, _ = index.search(q, 50)
+    ref, _ = brute_force(X, q, 50)
+    recall = np.mean([np.intersect1d(a, b).size / 50 for a, b in zip(ids, ref)])
+    assert recall >= 0.95, index.describe()
+    assert kind in index.describe() and "recall@50" in index.describe()
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
+def test_excluded_ids_never_returned(kind):
+    X = clustered(3000)
+    index = build_index(X, kind)
+    exclude = np.arange(0, 3000, 3)  # a third of the pool, including every query row
+    ids, sims = index.search(X[:30], 40, exclude=exclude)
+    assert not np.isin(ids, exclude).any()
+    assert (ids >= 0).all() and np.isfinite(sims).all()
+    # same index, no exclusion: the query rows find themselves again (nothing was rebuilt)
+    ids2, _ = index.search(X[:30], 1)
+    assert (ids2[:, 0] == np.arange(30)).mean() > 0.9
+
+
+def test_padding_when_k_exceeds_available():
+    X = clustered(5)
+    ids, sims = ExactIndex().fit(X).search(X[:1], 8, exclude=[1, 2])
+    assert ids.shape == (1, 8)
+    assert sorted(ids[0, :3]) == [0, 3, 4] and (ids[0, 3:] == -1).all()
+    assert np.isneginf(sims[0, 3:]).all()
+
+
+def test_auto_choice_by_size():
+    assert build_index(clustered(500), "auto").kind == "exact"
+    assert AUTO_EXACT_MAX >= 50_000
+
+
+def test_errors():
+    X = clustered(50)
+    with pytest.raises(ParameterError, match="index kind='annoy' is unknown; choose one of auto, exact, ivf, hnsw"):
+        build_index(X, "annoy")
+    index = build_index(X, "exact")
+    with pytest.raises(ParameterError, match="k=0 must be >= 1"):
+        index.search(X[:1], 0)
+    with pytest.raises(ParameterError, match="queries have 3 dimensions but the index holds 32-d"):
+        index.search(np.ones((1, 3)), 5)
+    with pytest.raises(ParameterError, match="not built yet"):
+        ExactIndex().search(X[:1], 5)
