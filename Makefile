@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (see README):
+#   make app    install into .venv and open the explorer on the shipped sample
+#   make test   install everything (Debian chromium + playwright included) and run every test
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PORT    ?= 5006
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install app test test-fast browser clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first, pinned to the CPU build: unpinned, pip pulls several GB of CUDA packages
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PY) -m pip install -q "torch==2.13.0+cpu"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+app: install
+	$(VENV)/bin/anchoral serve sample --port $(PORT) --show
+
+test: install browser
+	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not ui"
+
+clean:
+	rm -rf $(VENV) .pytest_cache
