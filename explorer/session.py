@@ -1,0 +1,542 @@
+"""Active-learning runs: rounds, oracle, provenance, timings and metrics. No UI.
+
+An :class:`Experiment` holds several :class:`Run` s (filter x strategy) over one prepared dataset.
+All runs share the held-out test split, the initial labelled set and the seed, so they are
+comparable. ``Experiment.step()`` does one round of every run; a run's round is
+``propose()`` (select, nothing revealed) then ``commit(labels)`` (reveal, retrain, evaluate), so a
+person can stand in for the simulated oracle.
+
+Round 0 is the model trained on the initial set (no selection). Every random step is seeded from
+``(seed, round)`` only, so the same seed gives the same queried ids in every round, and a run
+resumed at round k continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, ParameterError
+from .filters import ANCHOR_STRATEGIES, SAMPLING, PoolContext, make_filter
+from .metrics import curve_auc, evaluate, minority_share
+from .models import MODELS, make_model
+from .strategies import STRATEGIES
+
+#: the paper's subpool size M
+PAPER_SUBPOOL_SIZE = 10_000
+
+ROUND_COLUMNS = [
+    "filter", "strategy", "model", "seed", "round", "n_labelled", "n_minority", "minority_share",
+    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "t_retrieval",
+    "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1", "macro_f1",
+]
+QUERY_COLUMNS = ["filter", "strategy", "seed", "round", "id", "label", "score", "anchor_id",
+                 "similarity"]
+
+
+def default_subpool_size(n_pool):
+    """The paper's M = 10,000, capped for small pools at a tenth of the pool (at least 250):
+    with M >= the pool AnchorAL would be full-pool AL. Sample (~3.4k train rows) -> 343;
+    Brown (~46k) -> 4,600; pools of 100k rows and more -> 10,000."""
+    return int(min(PAPER_SUBPOOL_SIZE, max(250, int(n_pool) // 10)))
+
+
+def _round_rng(seed, rnd):
+    return np.random.RandomState(np.random.SeedSequence([int(seed), int(rnd)]).generate_state(1)[0])
+
+
+def _int_param(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ParameterError(f"{name}={value!r} must be an integer >= {minimum}")
+    return int(value)
+
+
+def _safe(name):
+    return re.sub(r"[^0-9A-Za-z_]+", "_", str(name)).strip("_") or "class"
+
+
+class Run:
+    """One filter x strategy active-learning run inside an :class:`Experiment`.
+
+    Attributes
+    ----------
+    filter_name, strategy_name : str
+    pool_filter : PoolFilter
+    model : Classifier
+    labelled : int64 array          labelled ids, in the order they were labelled
+    labels : int64 array            their classes
+    records : list of dict          one per completed round (round 0 = initial set)
+    selections : list               the :class:`~explorer.filters.Selection` of each round
+                                    (``None`` for round 0)
+    """
+
+    def __init__(self, experiment, filter_name, strategy_name, pool_filter, model):
+        self.experiment = experiment
+        self.filter_name = filter_name
+        self.strategy_name = strategy_name
+        self.pool_filter = pool_filter
+        self.model = model
+        self.labelled = np.empty(0, np.int64)
+        self.labels = np.empty(0, np.int64)
+        self.skipped = np.empty(0, np.int64)
+        self.records = []
+        self.selections = []
+        self.pending = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.filter_name}/{self.strategy_name}"
+
+    @property
+    def round(self) -> int:
+        """The last completed round (-1 before :meth:`start`)."""
+        return len(self.records) - 1
+
+    def unlabelled(self) -> np.ndarray:
+        """Ids that may still be queried: training pool minus labelled and skipped."""
+        done = np.union1d(self.labelled, self.skipped)
+        return np.setdiff1d(self.experiment.train_ids, done, assume_unique=True)
+
+    # -- rounds -----------------------------------------------------------------------------
+    def start(self):
+        """Train on the initial set and record round 0 (idempotent)."""
+        if self.records:
+            return self.records[0]
+        exp = self.experiment
+        self.labelled = exp.initial_ids.copy()
+        self.labels = exp.dataset.y[self.labelled].astype(np.int64)
+        t_train = self._fit()
+        rec = self._record(0, None, t_train)
+        self.selections.append(None)
+        self.records.append(rec)
+        return rec
+
+    def context(self) -> PoolContext:
+        exp = self.experiment
+        unl = self.unlabelled()
+        excluded = np.setdiff1d(np.arange(exp.dataset.n, dtype=np.int64), unl, assume_unique=True)
+        return PoolContext(model=self.model, index=exp.prepared.index,
+                           embeddings=exp.prepared.embeddings, labelled=self.labelled,
+                           labels=self.labels, unlabelled=unl, excluded=excluded,
+                           n_classes=exp.n_classes, minority=exp.minority,
+                           round=self.round + 1)
+
+    def propose(self):
+        """Select the next round's batch without revealing labels (repeat calls return the same
+        :class:`~explorer.filters.Selection` until :meth:`commit`)."""
+        if not self.records:
+            self.start()
+        if self.pending is None:
+            exp = self.experiment
+            ctx = self.context()
+            if len(ctx.unlabelled) == 0:
+                raise ParameterError(
+                    f"run {self.key}: the unlabelled pool is exhausted after round {self.round}; "
+                    "use fewer rounds or a smaller query_size"
+                )
+            self.pending = self.pool_filter.select(ctx, exp.query_size,
+                                                   _round_rng(exp.seed, ctx.round))
+        return self.pending
+
+    def commit(self, labels=None):
+        """Reveal the proposed batch's labels, retrain and evaluate; returns the round's record.
+
+        Parameters
+        ----------
+        labels : None or sequence, aligned with ``propose().ids``
+            ``None``: the simulated oracle reveals the gold labels. Otherwise class indices or
+            class names; ``-1`` / ``None`` skips a row (it is never proposed again and not trained on).
+        """
+        sel = self.propose()
+        exp = self.experiment
+        if labels is None:
+            y = exp.dataset.y[sel.ids].astype(np.int64)
+        else:
+            y = exp.encode_labels(labels, len(sel.ids))
+        keep = y >= 0
+        self.labelled = np.concatenate([self.labelled, sel.ids[keep]])
+        self.labels = np.concatenate([self.labels, y[keep]])
+        self.skipped = np.concatenate([self.skipped, sel.ids[~keep]])
+        t_train = self._fit()
+        rec = self._record(self.round + 1, sel, t_train, y)
+        self.selections.append(sel)
+        self.records.append(rec)
+        self.pending = None
+        return rec
+
+    def step(self):
+        """One simulated round: propose, then commit the gold labels."""
+        self.propose()
+        return self.commit()
+
+    def _fit(self):
+        t0 = time.perf_counter()
+        self.model.fit(self.labelled, self.labels)
+        return time.perf_counter() - t0
+
+    def _record(self, rnd, sel, t_train, y_queried=None):
+        exp = self.experiment
+        t0 = time.perf_counter()
+        if exp.test_ids.size:
+            pred = self.model.predict_proba(exp.test_ids).argmax(axis=1)
+            m = evaluate(exp.dataset.y[exp.test_ids], pred, exp.n_classes, exp.minority)
+        else:
+            m = {"minority_f1": np.nan, "majority_f1": np.nan, "macro_f1": np.nan,
+                 "per_class_f1": [np.nan] * exp.n_classes}
+        t_eval = time.perf_counter() - t0
+        n_min = int(np.isin(self.labels, exp.minority).sum())
+        rec = {
+            "filter": self.filter_name, "strategy": self.strategy_name, "model": exp.model_name,
+            "seed": exp.seed, "round": rnd, "n_labelled": len(self.labelled),
+            "n_minority": n_min, "minority_share": n_min / max(len(self.labelled), 1),
+            "n_queried": 0 if sel is None else len(sel.ids),
+            "subpool_size": 0 if sel is None else len(sel.subpool),
+            "subpool_minority_share": np.nan, "n_anchors": 0 if sel is None else len(sel.anchors),
+            "t_retrieval": np.nan, "t_scoring": np.nan, "t_selection": np.nan,
+            "t_train": t_train, "t_eval": t_eval,
+            "minority_f1": m["minority_f1"], "majority_f1": m["majority_f1"],
+            "macro_f1": m["macro_f1"],
+        }
+        for name, f1 in zip(exp.dataset.classes, m["per_class_f1"]):
+            rec[f"f1_{_safe(name)}"] = f1
+        if sel is not None:
+            gold = exp.dataset.y[sel.subpool]
+            gold = gold[gold >= 0]
+            rec.update(subpool_minority_share=minority_share(gold, exp.minority),
+                       t_retrieval=sel.t_retrieval, t_scoring=sel.t_scoring,
+                       t_selection=sel.t_selection)
+        rec["anchor_ids"] = [] if sel is None else sel.anchors.tolist()
+        rec["subpool_ids"] = [] if sel is None else sel.subpool.tolist()
+        rec["queried_ids"] = [] if sel is None else sel.ids.tolist()
+        rec["queried_labels"] = [] if y_queried is None else np.asarray(y_queried).tolist()
+        return rec
+
+    # -- summaries --------------------------------------------------------------------------
+    def auc(self) -> float:
+        """Normalised area under the minority-F1 curve over rounds (round 0 included)."""
+        return curve_auc([r["minority_f1"] for r in self.records])
+
+    def rounds_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.records)
+
+    def queries_frame(self) -> pd.DataFrame:
+        rows = []
+        for rec, sel in zip(self.records, self.selections):
+            if sel is None:
+                continue
+            rows.append(pd.DataFrame({
+                "filter": self.filter_name, "strategy": self.strategy_name,
+                "seed": self.experiment.seed, "round": rec["round"], "id": sel.ids,
+                "label": np.asarray(rec["queried_labels"], np.int64), "score": sel.scores,
+                "anchor_id": sel.anchor_id, "similarity": sel.similarity,
+            }))
+        if not rows:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+                QUERY_COLUMNS, [str, str, "int64", "int64", "int64", "int64", float, "int64",
+                                float])})
+        return pd.concat(rows, ignore_index=True)
+
+
+class Experiment:
+    """Several AL runs (filter x strategy) from the same initial set, test split and seed.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        ``dataset``, ``embeddings`` (n, d) unit rows and ``index`` over them.
+    runs : sequence of (filter, strategy) names
+        Filters: ``anchoral``, ``full``, ``randsub``, ``seals``; strategies: ``random``,
+        ``entropy``, ``margin``, ``leastconf``, ``badge``, ``kmeans``.
+    model : {"lr", "mlp", "finetune"}
+    query_size : int, default 25
+    init_size : int, default 100
+        Initial labelled set: ``init_per_minority`` random rows of each minority class, the rest
+        random from the other classes (``init_per_minority=0``: random from the whole pool).
+    init_per_minority : int, default 5
+    seed : int, default 0
+    test_size : float in (0, 1) or int, default 0.2
+        Stratified, seeded held-out split; ignored when the dataset has a ``split`` column.
+    subpool_size : int or None
+        M for AnchorAL and RandSub; ``None`` = :func:`default_subpool_size` of the training pool.
+    n_anchors, n_neighbors, anchor_strategy, minority_only, sampling, temperature
+        AnchorAL parameters (``n_neighbors`` is SEALS's k too); see :class:`~explorer.filters.AnchorAL`.
+    class_weight : None or "balanced"
+        For the LR head and the fine-tuned encoder.
+    model_params : dict, optional
+        Extra model parameters (e.g. ``{"epochs": 2}`` for ``finetune``).
+    initial_ids : int array, optional
+        An explicit initial labelled set (overrides ``init_size`` / ``init_per_minority``).
+    n_rounds : int, optional
+        Checked up front against the pool (``init_size + n_rounds * query_size`` rows).
+    """
+
+    def __init__(self, prepared, runs=(("anchoral", "entropy"), ("full", "entropy")), *,
+                 model="lr", query_size=25, init_size=100, init_per_minority=5, seed=0,
+                 test_size=0.2, subpool_size=None, n_anchors=10, n_neighbors=50,
+                 anchor_strategy="kmeans++", minority_only=False, sampling="topk",
+                 temperature=1.0, class_weight=None, model_params=None, initial_ids=None,
+                 n_rounds=None):
+        self.prepared = prepared
+        self.dataset = prepared.dataset
+        self.n_classes = len(self.dataset.classes)
+        self.minority = tuple(int(c) for c in self.dataset.minority)
+        self.model_name = str(model).strip().lower()
+        self.query_size = _int_param("query_size", query_size)
+        self.init_size = _int_param("init_size", init_size)
+        self.init_per_minority = _int_param("init_per_minority", init_per_minority, 0)
+        self.seed = _int_param("seed", seed, 0)
+        self.n_neighbors = _int_param("n_neighbors", n_neighbors)
+        self.n_anchors = _int_param("n_anchors", n_anchors)
+        if self.model_name not in MODELS + ("logistic", "fine-tune", "ft"):
+            raise ParameterError(f"model={model!r} is unknown; choose one of {', '.join(MODELS)}")
+        if anchor_strategy not in ANCHOR_STRATEGIES:
+            raise ParameterError(f"anchor_strategy={anchor_strategy!r} is unknown; choose one of "
+                                 f"{', '.join(ANCHOR_STRATEGIES)}")
+        if sampling not in SAMPLING:
+            raise ParameterError(f"sampling={sampling!r} is unknown; choose one of "
+                                 f"{', '.join(SAMPLING)}")
+        if not runs:
+            raise ParameterError("runs is empty; give at least one (filter, strategy) pair, "
+                                 "e.g. [('anchoral', 'entropy')]")
+        self.train_ids, self.test_ids = self._split(test_size)
+        n_pool = len(self.train_ids)
+        if self.n_neighbors > n_pool:
+            raise ParameterError(
+                f"n_neighbors={n_neighbors} is larger than the training pool ({n_pool:,} rows); "
+                f"use n_neighbors <= {n_pool}")
+        self.subpool_size = (default_subpool_size(n_pool) if subpool_size is None
+                             else _int_param("subpool_size", subpool_size))
+        self.initial_ids = self._initial(initial_ids)
+        if n_rounds is not None:
+            self.check_rounds(n_rounds)
+        self.pool_minority_share = minority_share(self.dataset.y[self.train_ids], self.minority)
+        params = dict(model_params or {})
+        if class_weight is not None and self.model_name != "mlp":
+            params["class_weight"] = class_weight
+        self.runs = []
+        seen = set()
+        for f, s in runs:
+            f, s = str(f).strip().lower(), str(s).strip().lower()
+            flt = make_filter(f, s, n_anchors=self.n_anchors, n_neighbors=self.n_neighbors,
+                              subpool_size=self.subpool_size, anchor_strategy=anchor_strategy,
+                              minority_only=minority_only, sampling=sampling,
+                              temperature=temperature)
+            if (flt.name, flt.base.name) in seen:
+                raise ParameterError(f"run ({f}, {s}) is listed twice; list each pair once")
+            seen.add((flt.name, flt.base.name))
+            mdl = make_model(self.model_name, prepared, random_state=self.seed, **params)
+            self.runs.append(Run(self, flt.name, flt.base.name, flt, mdl))
+        self._lock = threading.Lock()
+
+    # -- setup ------------------------------------------------------------------------------
+    def _split(self, test_size):
+        ds = self.dataset
+        y = np.asarray(ds.y, np.int64)
+        if ds.split is not None:
+            split = np.asarray(ds.split).astype(str)
+            test = np.flatnonzero((split == "test") & (y >= 0)).astype(np.int64)
+            train = np.flatnonzero(split != "test").astype(np.int64)
+            return train, test
+        if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)) or \
+                test_size <= 0 or (isinstance(test_size, float) and test_size >= 1):
+            raise ParameterError(f"test_size={test_size!r} must be a fraction in (0, 1) or a "
+                                 "row count >= 1")
+        from sklearn.model_selection import train_test_split
+
+        labelled = np.flatnonzero(y >= 0)
+        counts = np.bincount(y[labelled], minlength=self.n_classes)
+        stratify = y[labelled] if counts[counts > 0].min() >= 2 else None
+        try:
+            _, test = train_test_split(labelled, test_size=test_size, random_state=self.seed,
+                                       stratify=stratify)
+        except ValueError as err:
+            raise ParameterError(f"test_size={test_size!r} cannot split {len(labelled):,} "
+                                 f"labelled rows: {err}") from None
+        test = np.sort(test).astype(np.int64)
+        train = np.setdiff1d(np.arange(ds.n, dtype=np.int64), test, assume_unique=True)
+        return train, test
+
+    def _initial(self, initial_ids):
+        y = np.asarray(self.dataset.y, np.int64)
+        if initial_ids is not None:
+            ids = np.unique(np.asarray(initial_ids, np.int64))
+            bad = np.setdiff1d(ids, self.train_ids)
+            if bad.size or np.any(y[ids] < 0):
+                raise ParameterError(
+                    f"initial_ids must be labelled rows of the training pool; {bad[:5].tolist()} "
+                    "are not")
+            return ids
+        rng = _round_rng(self.seed, 0)
+        train = self.train_ids[y[self.train_ids] >= 0]
+        picked = []
+        if self.init_per_minority:
+            need = self.init_per_minority * len(self.minority)
+            if self.init_size < need:
+                raise ParameterError(
+                    f"init_size={self.init_size} must be >= init_per_minority x minority classes "
+                    f"= {self.init_per_minority} x {len(self.minority)} = {need}")
+            for c in self.minority:
+                members = train[y[train] == c]
+                if len(members) < self.init_per_minority:
+                    raise DataError(
+                        f"init_per_minority={self.init_per_minority} but minority class "
+                        f"{self.dataset.classes[c]!r} has only {len(members)} rows in the training "
+                        "pool; lower init_per_minority")
+                picked.append(rng.choice(members, self.init_per_minority, replace=False))
+            rest = train[~np.isin(y[train], self.minority)]
+        else:
+            rest = train
+        n_rest = self.init_size - sum(len(p) for p in picked)
+        if n_rest > len(rest):
+            raise ParameterError(
+                f"init_size={self.init_size} is larger than the training pool allows "
+                f"({len(rest) + sum(len(p) for p in picked):,} rows); lower init_size")
+        if n_rest:
+            picked.append(rng.choice(rest, n_rest, replace=False))
+        return np.sort(np.concatenate(picked)).astype(np.int64)
+
+    def check_rounds(self, n_rounds):
+        """Raise :class:`ParameterError` if ``n_rounds`` more rounds would exhaust the pool."""
+        n_rounds = _int_param("rounds", n_rounds)
+        done = max((r.round for r in self.runs), default=0) if hasattr(self, "runs") else 0
+        need = self.init_size + (max(done, 0) + n_rounds) * self.query_size
+        have = len(self.train_ids)
+        if need > have:
+            most = max((have - self.init_size) // self.query_size - max(done, 0), 0)
+            raise ParameterError(
+                f"rounds={n_rounds} would exhaust the pool: init_size + rounds x query_size = "
+                f"{need:,} > {have:,} rows in the training pool; use rounds <= {most}")
+        return n_rounds
+
+    def encode_labels(self, labels, n):
+        """Class indices for ``labels`` (names or indices; ``-1`` / ``None`` = skip)."""
+        labels = list(labels)
+        if len(labels) != n:
+            raise ParameterError(f"labels has {len(labels)} entries for {n} proposed rows; give "
+                                 "one label per proposed id")
+        out = []
+        for v in labels:
+            if v is None or (isinstance(v, (int, np.integer)) and v == -1):
+                out.append(-1)
+            elif isinstance(v, (int, np.integer)) and 0 <= v < self.n_classes:
+                out.append(int(v))
+            elif isinstance(v, str) and v in self.dataset.classes:
+                out.append(self.dataset.classes.index(v))
+            else:
+                raise ParameterError(f"label {v!r} is not a class; use one of "
+                                     f"{', '.join(self.dataset.classes)} (or -1 to skip)")
+        return np.asarray(out, np.int64)
+
+    # -- driving ----------------------------------------------------------------------------
+    def run_by_key(self, key) -> Run:
+        for r in self.runs:
+            if r.key == key:
+                return r
+        raise ParameterError(f"run {key!r} is not part of this experiment; choose one of "
+                             f"{', '.join(r.key for r in self.runs)}")
+
+    def start(self, callback=None):
+        """Record round 0 (initial-set model) of every run; idempotent."""
+        with self._lock:
+            for run in self.runs:
+                fresh = not run.records
+                rec = run.start()
+                if fresh and callback is not None:
+                    callback(run, rec)
+
+    def step(self, callback=None, cancel=None):
+        """One round of every run (simulated oracle). Returns the new records.
+
+        ``callback(run, record)`` is called after each run's round; ``cancel`` (a
+        ``threading.Event``) is checked between runs.
+        """
+        self.start(callback)
+        out = []
+        with self._lock:
+            self.check_rounds(1)
+            for run in self.runs:
+                if cancel is not None and cancel.is_set():
+                    break
+                rec = run.step()
+                out.append(rec)
+                if callback is not None:
+                    callback(run, rec)
+        return out
+
+    def run(self, n_rounds, callback=None, cancel=None, progress=None):
+        """Run ``n_rounds`` more rounds of every run; returns the number of rounds completed.
+
+        ``progress(done, total)`` is called after every round; ``cancel`` stops within one run's
+        round.
+        """
+        self.check_rounds(n_rounds)
+        self.start(callback)
+        for i in range(n_rounds):
+            if cancel is not None and cancel.is_set():
+                return i
+            self.step(callback, cancel)
+            if progress is not None:
+                progress(i + 1, n_rounds)
+        return n_rounds
+
+    # -- tables -----------------------------------------------------------------------------
+    def rounds_frame(self) -> pd.DataFrame:
+        """One row per run x round; columns :data:`ROUND_COLUMNS`, ``f1_<class>`` per class, and
+        list columns ``anchor_ids``, ``subpool_ids``, ``queried_ids``, ``queried_labels``."""
+        frames = [r.rounds_frame() for r in self.runs if r.records]
+        if not frames:
+            return pd.DataFrame(columns=ROUND_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+
+    def queries_frame(self) -> pd.DataFrame:
+        """One row per queried id; columns :data:`QUERY_COLUMNS`."""
+        return pd.concat([r.queries_frame() for r in self.runs], ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """Per run: final minority share, final minority F1, minority-F1 AUC, total and mean
+        per-round selection time, total training time."""
+        rows = []
+        for r in self.runs:
+            df = r.rounds_frame()
+            sel = df["t_selection"].iloc[1:] if len(df) > 1 else pd.Series(dtype=float)
+            rows.append({
+                "filter": r.filter_name, "strategy": r.strategy_name, "rounds": r.round,
+                "n_labelled": len(r.labelled),
+                "minority_share": df["minority_share"].iloc[-1] if len(df) else np.nan,
+                "minority_f1": df["minority_f1"].iloc[-1] if len(df) else np.nan,
+                "minority_f1_auc": r.auc(),
+                "mean_subpool": df["subpool_size"].iloc[1:].mean() if len(df) > 1 else np.nan,
+                "t_selection_total": float(sel.sum()),
+                "t_selection_mean": float(sel.mean()) if len(sel) else np.nan,
+                "t_train_total": float(df["t_train"].sum()) if len(df) else np.nan,
+            })
+        return pd.DataFrame(rows)
+
+    def save(self, out_dir):
+        """Write ``rounds.parquet`` and ``queries.parquet`` under ``out_dir``; returns the paths."""
+        from pathlib import Path
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = out / "rounds.parquet", out / "queries.parquet"
+        for path, df in zip(paths, (self.rounds_frame(), self.queries_frame())):
+            tmp = path.with_suffix(".parquet.tmp")
+            df.to_parquet(tmp, index=False)
+            tmp.replace(path)
+        return paths
+
+
+def simulate(prepared, n_rounds, runs=(("anchoral", "entropy"), ("full", "entropy")),
+             callback=None, cancel=None, **params) -> Experiment:
+    """Build an :class:`Experiment` and run ``n_rounds`` rounds of every run."""
+    exp = Experiment(prepared, runs, n_rounds=n_rounds, **params)
+    exp.run(n_rounds, callback=callback, cancel=cancel)
+    return exp
+
+
+__all__ = ["Experiment", "Run", "simulate", "default_subpool_size", "ROUND_COLUMNS",
+           "QUERY_COLUMNS", "STRATEGIES"]
