@@ -478,7 +478,8 @@ class Experiment:
         for i in range(n_rounds):
             if cancel is not None and cancel.is_set():
                 return i
-            self.step(callback, cancel)
+            if len(self.step(callback, cancel)) < len(self.runs):  # cancelled mid-round
+                return i
             if progress is not None:
                 progress(i + 1, n_rounds)
         return n_rounds
