@@ -145,12 +145,12 @@ def _read(path: Path, fmt: str):
         raise DataError(f"cannot read {path} as {fmt.upper()}: {first}; check the file's format") from None
 
 
-def _resolve(source):
+def _resolve(source, cache_dir=None):
     """Return (path, name) for a file path or a built-in dataset name."""
     if isinstance(source, (str, Path)) and str(source) in ("sample", "brown"):
         from . import datasets
 
-        return Path(datasets.resolve_builtin(str(source))), str(source)
+        return Path(datasets.resolve_builtin(str(source), cache_dir=cache_dir)), str(source)
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(
@@ -173,7 +173,7 @@ def content_hash(texts, labels) -> str:
 
 
 def load_dataset(source, text_col="text", label_col="label", minority=None, *,
-                 drop_invalid=False, split_col="split") -> Dataset:
+                 drop_invalid=False, split_col="split", cache_dir=None) -> Dataset:
     """Load and validate a labelled text dataset.
 
     Parameters
@@ -190,12 +190,14 @@ def load_dataset(source, text_col="text", label_col="label", minority=None, *,
         Drop rows whose text is empty, missing or not a string, instead of raising.
     split_col : str
         Optional column with ``train`` / ``test`` per row, used as the held-out split.
+    cache_dir : str or Path, optional
+        Where built-in datasets built on demand (``"brown"``) live.
 
     Returns
     -------
     Dataset
     """
-    path, name = _resolve(source)
+    path, name = _resolve(source, cache_dir)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(

@@ -106,12 +106,12 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
     """
     timings = {}
     sources = {}
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     t0 = time.perf_counter()
     dataset = source if isinstance(source, Dataset) else load_dataset(
         source, text_col=text_col, label_col=label_col, minority=minority,
-        drop_invalid=drop_invalid)
+        drop_invalid=drop_invalid, cache_dir=cache_dir)
     timings["load"] = time.perf_counter() - t0
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     if embeddings is not None:
         encoder = PrecomputedEmbeddings(embeddings)
