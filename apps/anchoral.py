@@ -1,0 +1,21 @@
+"""``panel serve apps/anchoral.py [--args DATA [--minority LABEL ...]]``: the AnchorAL Explorer.
+
+Only wiring: the pool is loaded once per server (shared, read only) and every session gets its
+own :class:`explorer.ui.ExplorerApp`. ``anchoral serve`` serves the same app with more options.
+"""
+
+import os
+import sys
+
+import panel as pn
+
+from explorer.ui.app import ExplorerApp, load_prepared
+from explorer.ui.serving import app_options
+
+pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
+
+if pn.state.served:
+    opts = app_options(sys.argv[1:], os.environ)
+    prepared = load_prepared(opts["source"], **opts["load"])
+    ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
+                load_options=opts["load"], **opts["settings"]).template().servable()

@@ -1,0 +1,28 @@
+"""The explorer's user interface.
+
+``explorer.ui.state`` holds the session state and imports no Panel; every other module is a Panel
+Viewer over it. Import lazily so ``from explorer.ui.state import ExplorerState`` stays light::
+
+    from explorer.ui import ExplorerApp, load_prepared
+    ExplorerApp(load_prepared("sample"))          # displays inline in Jupyter
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "ExplorerState": "state", "RoundRecord": "state",
+    "ExplorerApp": "app", "load_prepared": "app",
+    "MapView": "map", "CurvesView": "curves", "ControlsView": "controls",
+    "MapControls": "controls", "QueriesTable": "table",
+    "synthetic_prepared": "synthetic",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,149 @@
+"""The explorer app: controls, map, comparison plots and the queried points, for one session.
+
+``ExplorerApp(prepared)`` is a Viewer: it displays inline in Jupyter and, through
+:meth:`ExplorerApp.template`, as the served page (``panel serve apps/anchoral.py`` or
+``anchoral serve``). Each instance owns its :class:`ExplorerState`; only the prepared pool (read
+only) is shared between sessions, through :func:`load_prepared`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import panel as pn
+import param
+
+from .controls import ControlsView, MapControls, make_scheduler
+from .curves import CurvesView
+from .map import MapView, map_title
+from .state import ExplorerState
+from .table import QueriesTable
+
+TITLE = "AnchorAL Explorer"
+
+
+@pn.cache(max_items=4)
+def load_prepared(source="sample", text_col="text", label_col="label", minority=None,
+                  cache_dir=None, embeddings=None, index="auto"):
+    """The prepared pool for ``source``, shared read-only by every session of this server.
+
+    ``"synthetic:N"`` gives a synthetic pool of N rows (no embedding, no UMAP); anything else goes
+    through :func:`explorer.prepare.prepare` (shipped vectors and coordinates for the sample).
+    """
+    from .synthetic import is_synthetic, parse, synthetic_prepared
+
+    if is_synthetic(source):
+        return synthetic_prepared(parse(source))
+    from ..prepare import prepare
+
+    minority = list(minority) if minority else None
+    return prepare(source, text_col=text_col, label_col=label_col, minority=minority,
+                   cache_dir=cache_dir, embeddings=embeddings, index=index, progress=False)
+
+
+class ExplorerApp(pn.viewable.Viewer):
+    """The whole explorer for one session.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The pool to explore (shared, never mutated).
+    datasets : list of str
+        Dataset choices offered in the page; choosing one loads it with :func:`load_prepared`.
+    dataset : str
+        The name of ``prepared`` among ``datasets``.
+    experiment_factory : callable, optional
+        Passed to :class:`ExplorerState` (tests inject a stub engine here).
+    **settings
+        Initial values of :class:`ExplorerState` settings (``filters``, ``query_size``, ...).
+    """
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, prepared, *, datasets=None, dataset="sample", experiment_factory=None,
+                 load_options=None, **settings):
+        super().__init__(state=ExplorerState(prepared, experiment_factory=experiment_factory,
+                                             **settings))
+        self._factory = experiment_factory
+        self._settings = settings
+        self._load_options = dict(load_options or {})
+        self._datasets = list(datasets or [dataset])
+        self._dataset = dataset
+        self._loading = pn.pane.Alert("", alert_type="info", visible=False,
+                                      sizing_mode="stretch_width")
+        self._sidebar = pn.Column(sizing_mode="stretch_width")
+        self._main = pn.Column(sizing_mode="stretch_width")
+        self._build()
+
+    def _build(self):
+        st = self.state
+        self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
+        self.controls.dataset_select.param.watch(self._dataset_changed, "value")
+        self.map = MapView(state=st)
+        self.map_controls = MapControls(state=st)
+        self.curves = CurvesView(state=st)
+        self.table = QueriesTable(state=st)
+        ds = st.prepared.dataset
+        about = pn.pane.Str(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} classes",
+                            styles={"font-size": "12px"})
+        title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
+                                    st.param.n_done),
+                            styles={"font-weight": "bold", "font-family": "sans-serif",
+                                    "font-size": "15px"})
+        self._sidebar[:] = [self._loading, self.controls.buttons(), about,
+                            self.controls.settings()]
+        self._main[:] = [
+            self.map_controls, title, self.map,
+            pn.pane.Markdown("#### Comparison: one line per run, a point per round",
+                             margin=(0, 10)),
+            self.curves,
+            pn.pane.Markdown("#### Queried points of the run and round on the map",
+                             margin=(0, 10)),
+            self.table,
+        ]
+
+    # ------------------------------------------------------------------------- datasets
+    def _dataset_changed(self, event):
+        source = event.new
+        if source == self._dataset or source is None:
+            return
+        self.state.reset()
+        self._loading.object = f"Loading {source}…"
+        self._loading.visible = True
+        schedule = make_scheduler()
+
+        def work():
+            try:
+                prepared = load_prepared(source, **self._load_options)
+            except Exception as err:  # shown in the page; the previous pool stays
+                msg = str(err)
+                schedule(lambda: self._loaded(source, None, msg))
+                return
+            schedule(lambda: self._loaded(source, prepared, ""))
+
+        threading.Thread(target=work, daemon=True, name="anchoral-load").start()
+
+    def _loaded(self, source, prepared, error):
+        if prepared is None:
+            import html
+
+            self._loading.alert_type = "danger"
+            self._loading.object = html.escape(f"Could not load {source}: {error}")
+            self.controls.dataset_select.value = self._dataset
+            return
+        self._loading.visible = False
+        self._dataset = source
+        self.state = ExplorerState(prepared, experiment_factory=self._factory, **self._settings)
+        self._build()
+
+    # --------------------------------------------------------------------------- layout
+    def template(self):
+        """The served page: settings in the sidebar, map and plots in the main area."""
+        # Bootstrap: every resource is served by this server (Fast fetches a web font)
+        return pn.template.BootstrapTemplate(
+            title=TITLE, sidebar=[self._sidebar], main=[self._main], sidebar_width=340,
+            header_background="#2f3e46")
+
+    def __panel__(self):
+        return pn.Row(pn.Column(self._sidebar, width=330), self._main,
+                      sizing_mode="stretch_width")

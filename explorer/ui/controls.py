@@ -1,0 +1,178 @@
+"""Controls: settings, the Step / Run N / Pause-Cancel / Reset buttons, progress and errors."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+import param
+from panel.io.state import set_curdoc
+
+from .state import FILTERS, MODELS, ExplorerState, run_label
+
+
+def make_scheduler():
+    """``schedule(callback)`` that runs ``callback`` on this session's event loop.
+
+    Called on the event loop (a button click); the returned function may be called from any
+    thread. Outside a server (a notebook kernel without a session) callbacks run directly.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return lambda cb: cb()
+
+    def schedule(cb):
+        with set_curdoc(doc):
+            pn.state.execute(cb, schedule=True)
+
+    return schedule
+
+
+class ControlsView(pn.viewable.Viewer):
+    """Every setting of the experiment and the buttons that drive it."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    datasets = param.List(default=[], doc="Dataset choices (sources prepare() accepts).")
+    dataset = param.String(default="", doc="The dataset shown.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        st = self.state
+        w = pn.widgets
+        self.dataset_select = w.Select(name="Dataset", options=self.datasets or [self.dataset],
+                                       value=self.dataset, sizing_mode="stretch_width")
+        self.minority = w.MultiChoice.from_param(st.param.minority, name="Minority class(es)",
+                                                 sizing_mode="stretch_width")
+        self.model = w.Select.from_param(st.param.model, name="Model",
+                                         options={v: k for k, v in MODELS.items()},
+                                         sizing_mode="stretch_width")
+        self.strategy = w.Select.from_param(st.param.strategy, name="Base strategy",
+                                            sizing_mode="stretch_width")
+        self.filters = w.CheckBoxGroup.from_param(
+            st.param.filters, name="Filters to compare", inline=True,
+            options={label: key for key, (label, _) in FILTERS.items()})
+        ints = dict(sizing_mode="stretch_width")
+        self.n_anchors = w.IntInput.from_param(st.param.n_anchors, name="Anchors per class", **ints)
+        self.anchor_strategy = w.Select.from_param(st.param.anchor_strategy,
+                                                   name="Anchor strategy", **ints)
+        self.n_neighbors = w.IntInput.from_param(st.param.n_neighbors, name="k neighbours", **ints)
+        self.subpool_size = w.IntInput.from_param(st.param.subpool_size,
+                                                  name="Subpool size M (empty: default)", **ints)
+        self.sampling = w.Select.from_param(st.param.sampling, name="Subpool",
+                                            options={"top-M": "topk", "softmax sample": "softmax"},
+                                            **ints)
+        self.minority_anchors = w.Checkbox.from_param(st.param.minority_anchors,
+                                                      name="Anchors from minority classes only")
+        self.query_size = w.IntInput.from_param(st.param.query_size, name="Query size", **ints)
+        self.init_size = w.IntInput.from_param(st.param.init_size, name="Initial labelled", **ints)
+        self.n_rounds = w.IntInput.from_param(st.param.n_rounds, name="Rounds (Run N)", **ints)
+        self.seed = w.IntInput.from_param(st.param.seed, name="Seed", **ints)
+
+        # no icons: they load a web font from a CDN, and the app serves only from its host
+        self.step_button = w.Button(name="Step", button_type="primary")
+        self.run_button = w.Button(name="Run N rounds", button_type="primary")
+        self.cancel_button = w.Button(name="Pause/Cancel", button_type="warning", disabled=True)
+        self.reset_button = w.Button(name="Reset", button_type="default")
+        self.step_button.on_click(lambda e: self._start(1))
+        self.run_button.on_click(lambda e: self._start(self.state.n_rounds))
+        self.cancel_button.on_click(lambda e: self.state.cancel())
+        self.reset_button.on_click(lambda e: self.state.reset())
+
+        self.progress = w.Progress(name="Progress", value=0, max=100, active=False,
+                                   sizing_mode="stretch_width", height=14)
+        self.status = pn.pane.Str(st.status, styles={"font-size": "12px", "white-space": "pre-wrap"},
+                                  sizing_mode="stretch_width", margin=(0, 10))
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   sizing_mode="stretch_width")
+        self.stale = pn.pane.Alert("Settings changed: press **Reset** to start over with them.",
+                                   alert_type="warning", visible=False, sizing_mode="stretch_width")
+        st.param.watch(self._sync, ["busy", "progress", "status", "error", "stale", "n_done"])
+        self._sync()
+
+    def _start(self, n):
+        self.state.start(n, make_scheduler())
+
+    def _sync(self, *events):
+        st = self.state
+        busy = st.busy
+        self.step_button.disabled = busy
+        self.run_button.disabled = busy
+        self.cancel_button.disabled = not busy
+        self.progress.value = int(round(100 * st.progress)) if busy or st.n_done else 0
+        self.progress.active = busy and st.progress == 0
+        self.status.object = st.status
+        # errors may quote dataset values (class names, paths): escape before markdown renders
+        self.error.object = html.escape(st.error)
+        self.error.visible = bool(st.error)
+        self.stale.visible = st.stale
+
+    def buttons(self):
+        return pn.Column(
+            pn.Row(self.step_button, self.run_button, sizing_mode="stretch_width"),
+            pn.Row(self.cancel_button, self.reset_button, sizing_mode="stretch_width"),
+            self.progress, self.status, self.error, self.stale,
+            sizing_mode="stretch_width")
+
+    def settings(self):
+        return pn.Column(
+            self.dataset_select, self.minority, self.model, self.strategy,
+            pn.pane.Markdown("**Filters to compare**", margin=(5, 10, 0, 10)), self.filters,
+            pn.Card(self.n_anchors, self.anchor_strategy, self.n_neighbors, self.subpool_size,
+                    self.sampling, self.minority_anchors, title="AnchorAL parameters",
+                    collapsed=False, sizing_mode="stretch_width"),
+            pn.Row(self.query_size, self.init_size, sizing_mode="stretch_width"),
+            pn.Row(self.n_rounds, self.seed, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(self.buttons(), self.settings(), sizing_mode="stretch_width")
+
+
+class MapControls(pn.viewable.Viewer):
+    """Which run and round the map shows, colouring and layer toggles."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        st = self.state
+        w = pn.widgets
+        self.run = w.Select(name="Run shown on the map", options={}, width=230)
+        self.player = w.Player(name="Round (0 = initial set)", start=0, end=1, value=0,
+                               interval=900, loop_policy="once", show_loop_controls=False,
+                               width=330, disabled=True, show_value=False)
+        self.color_by = w.RadioButtonGroup.from_param(st.param.color_by, name="Colour pool by",
+                                                      button_type="light", width=290)
+        self.layers = w.CheckButtonGroup.from_param(st.param.layers, name="Overlays",
+                                                    button_type="light", width=400)
+        self.run.param.watch(self._run_changed, "value")
+        self.player.param.watch(self._round_changed, "value")
+        st.param.watch(self._sync, ["n_done", "run", "round"])
+        self._sync()
+
+    def _run_changed(self, event):
+        if event.new is not None and event.new in self.state.runs:
+            self.state.run = event.new
+
+    def _round_changed(self, event):
+        if self.state.n_done and event.new != self.state.round:
+            self.state.round = int(event.new)
+
+    def _sync(self, *events):
+        st = self.state
+        options = {run_label(k): k for k in st.runs}
+        if self.run.options != options:
+            self.run.options = options
+        self.run.value = st.run
+        n = st.n_done
+        self.player.disabled = n == 0
+        self.player.end = max(n, 1)
+        if self.player.value != st.round:
+            self.player.value = st.round
+
+    def __panel__(self):
+        return pn.FlexBox(
+            self.run, self.player,
+            pn.Column(pn.pane.Str("Colour pool by", margin=(0, 10)), self.color_by),
+            pn.Column(pn.pane.Str("Overlays", margin=(0, 10)), self.layers),
+            sizing_mode="stretch_width")

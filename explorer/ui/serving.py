@@ -1,0 +1,68 @@
+"""Options shared by ``anchoral serve`` and ``panel serve apps/anchoral.py --args ...``.
+
+No Panel import: the CLI parses its arguments before starting a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .state import FILTERS, MODELS, STRATEGIES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """DATA and every ``prepare`` option, plus the app's starting settings."""
+    parser.add_argument("data", metavar="DATA", nargs="?", default=None,
+                        help="a .csv/.tsv, .parquet or .jsonl file, 'sample' (shipped), 'brown' "
+                        "(after `anchoral fetch brown`) or 'synthetic:N' (N synthetic rows, no "
+                        "embedding); default: $ANCHORAL_DATA or 'sample'")
+    parser.add_argument("--text-col", default="text", help="column holding the texts")
+    parser.add_argument("--label-col", default="label", help="column holding the class labels")
+    parser.add_argument("--minority", nargs="+", metavar="LABEL", default=None,
+                        help="minority class name(s); default: classes below 10%% of the rows")
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache root (default $ANCHORAL_CACHE_DIR or ~/.cache/anchoral-explorer)")
+    parser.add_argument("--embeddings", metavar="FILE.npy", default=None,
+                        help="precomputed vectors, one row per text, instead of the encoder")
+    parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto",
+                        help="vector index; auto = exact up to 100k rows, IVF above")
+    parser.add_argument("--filters", default="anchoral,full",
+                        help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
+    parser.add_argument("--strategy", default="entropy", choices=STRATEGIES,
+                        help="base query strategy at start")
+    parser.add_argument("--model", default="lr", choices=tuple(MODELS), help="model at start")
+
+
+def app_options(argv, env=None) -> dict:
+    """Parse ``argv`` (the ``--args`` of ``panel serve``) into loader and app options."""
+    parser = argparse.ArgumentParser(prog="apps/anchoral.py")
+    add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    return options_from_args(args, env)
+
+
+def options_from_args(args, env=None) -> dict:
+    env = env or {}
+    source = args.data or env.get("ANCHORAL_DATA") or "sample"
+    load = dict(text_col=args.text_col, label_col=args.label_col,
+                minority=tuple(args.minority) if args.minority else None,
+                cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index)
+    filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
+    unknown = [f for f in filters if f not in FILTERS]
+    if unknown or not filters:
+        from ..exceptions import ParameterError
+
+        raise ParameterError(f"--filters={args.filters!r}: unknown filter(s) {unknown}; use a "
+                             f"comma-separated list from {', '.join(FILTERS)}")
+    settings = dict(filters=filters, strategy=args.strategy, model=args.model)
+    datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
+    return {"source": source, "load": load, "settings": settings, "datasets": datasets}
+
+
+def _available(name, args) -> bool:
+    from .. import datasets
+
+    try:
+        return datasets.resolve_builtin(name, args.cache_dir) is not None
+    except Exception:  # a missing built-in is simply not offered
+        return False
