@@ -181,8 +181,11 @@ class Run:
     def _record(self, rnd, sel, t_train, y_queried=None):
         exp = self.experiment
         t0 = time.perf_counter()
+        encoded = getattr(self.model, "n_encoded_", None)
         if exp.test_ids.size:
             pred = self.model.predict_proba(exp.test_ids).argmax(axis=1)
+            if encoded is not None:  # evaluation is not selection: keep the scoring count honest
+                self.model.n_encoded_ = encoded
             m = evaluate(exp.dataset.y[exp.test_ids], pred, exp.n_classes, exp.minority)
         else:
             m = {"minority_f1": np.nan, "majority_f1": np.nan, "macro_f1": np.nan,
