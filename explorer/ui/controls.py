@@ -41,8 +41,10 @@ class ControlsView(pn.viewable.Viewer):
         w = pn.widgets
         self.dataset_select = w.Select(name="Dataset", options=self.datasets or [self.dataset],
                                        value=self.dataset, sizing_mode="stretch_width")
-        self.minority = w.MultiChoice.from_param(st.param.minority, name="Minority class(es)",
-                                                 sizing_mode="stretch_width")
+        # CheckBoxGroup, not MultiChoice: MultiChoice renders option labels as HTML, and class
+        # names come from the dataset
+        self.minority = w.CheckBoxGroup.from_param(st.param.minority, name="Minority class(es)",
+                                                   inline=True, sizing_mode="stretch_width")
         self.model = w.Select.from_param(st.param.model, name="Model",
                                          options={v: k for k, v in MODELS.items()},
                                          sizing_mode="stretch_width")
@@ -115,7 +117,9 @@ class ControlsView(pn.viewable.Viewer):
 
     def settings(self):
         return pn.Column(
-            self.dataset_select, self.minority, self.model, self.strategy,
+            self.dataset_select,
+            pn.pane.Markdown("**Minority class(es)**", margin=(5, 10, 0, 10)), self.minority,
+            self.model, self.strategy,
             pn.pane.Markdown("**Filters to compare**", margin=(5, 10, 0, 10)), self.filters,
             pn.Card(self.n_anchors, self.anchor_strategy, self.n_neighbors, self.subpool_size,
                     self.sampling, self.minority_anchors, title="AnchorAL parameters",

@@ -56,7 +56,8 @@ class MapView(pn.viewable.Viewer):
         self._values = hv.streams.Pipe(data=self._value_frame(None))
         self._plot = self._build()
         self._pane = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width",
-                                       height=self.height, linked_axes=False)
+                                       height=self.height, linked_axes=False,
+                                       css_classes=["anchoral-map"])
         st.param.watch(self._update_values, ["color_by", "n_done", "run"])
 
     # ------------------------------------------------------------------- the background
@@ -74,7 +75,10 @@ class MapView(pn.viewable.Viewer):
             pts = hv.Points(df[part], kdims=["x", "y"], vdims=["cls"])
             shaded = datashade(pts, aggregator=ds.count_cat("cls"), color_key=colors,
                                min_alpha=90 if spread == 1 else 200)
-            layers.append(dynspread(shaded, threshold=0.6, max_px=spread))
+            # the class legend is the HTML one above the map (Bokeh's field legend for a
+            # categorical raster clashes with the glyph overlays' legend)
+            layers.append(dynspread(shaded, threshold=0.6, max_px=spread).opts(
+                show_legend=False))
         values = rasterize(hv.DynamicMap(self._value_points, streams=[self._values]),
                            aggregator=ds.mean("value")).opts(
             cmap="RdYlBu_r", clim=(0, 1), colorbar=False, alpha=0.9, tools=[])

@@ -1,0 +1,223 @@
+"""Real-browser fixtures: the app served in-process on a free port, Debian chromium via Playwright.
+
+Two apps are served by one Bokeh server in a background thread:
+
+* ``/sample``  — the explorer on the shipped sample (``load_prepared("sample")``, as in production);
+* ``/hostile`` — a small synthetic pool whose texts and class names are hostile markup.
+
+A screenshot of every failing test's page is kept in ``tests/ui/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = os.environ.get("ANCHORAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+HOSTILE_TEXTS = [
+    "<script>window.__xss = 'script'</script> free money now",
+    '<img src=x onerror="window.__xss = \'img\'"> meeting at noon',
+    "<b>bold</b> & <i>entities</i> &amp; plain report",
+    '"><svg onload="window.__xss = \'svg\'"> quarterly invoice',
+]
+HOSTILE_CLASSES = ("<b>ham</b>", "<img src=x onerror=\"window.__xss='class'\">")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.ui)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hostile_prepared():
+    from explorer.ui.synthetic import synthetic_prepared
+
+    p = synthetic_prepared(800, dim=16, minority_share=0.1, texts=HOSTILE_TEXTS)
+    ds = dataclasses.replace(p.dataset, classes=HOSTILE_CLASSES, name="hostile")
+    return dataclasses.replace(p, dataset=ds)
+
+
+def sample_source() -> str:
+    """The shipped sample when its vectors ship (no embedding on start), else a synthetic pool."""
+    root = Path(__file__).resolve().parents[2] / "sample_data"
+    if (root / "embeddings.npy").exists() and (root / "coords.npy").exists():
+        return "sample"
+    return "synthetic:4000"
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Base URL of an in-process Panel server with the ``sample`` and ``hostile`` apps."""
+    pytest.importorskip("playwright")
+    import panel as pn
+
+    from explorer.ui.app import ExplorerApp, load_prepared
+
+    pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
+    source = sample_source()
+    shared = {"sample": load_prepared(source), "hostile": hostile_prepared()}
+
+    def sample():
+        return ExplorerApp(shared["sample"], dataset=source, datasets=[source]).template()
+
+    def hostile():
+        return ExplorerApp(shared["hostile"], dataset="hostile", datasets=["hostile"],
+                           init_size=40, query_size=10, n_neighbors=20).template()
+
+    port = _free_port()
+    server = pn.serve({"sample": sample, "hostile": hostile}, port=port, address="127.0.0.1",
+                      websocket_origin=f"127.0.0.1:{port}", show=False, threaded=True,
+                      start=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/sample", timeout=30).read(100)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    yield base
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # a loaded 2-core CI machine: wait, never sleep
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1500, "height": 1300})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    errors = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.js_errors = errors
+    yield pg
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = request.node.name.replace("/", "_")
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        (ARTIFACTS / f"{name}.json").write_text(json.dumps(figures(pg), indent=1, default=str))
+    context.close()
+
+
+# ------------------------------------------------------------------------------ page helpers
+_FIGURES_JS = """() => {
+  const out = {};
+  for (const doc of (window.Bokeh ? Bokeh.documents : [])) {
+    const models = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
+    for (const m of models) {
+      if (m.type !== "Figure" && m.type !== "Plot") continue;
+      if (!m.name) continue;
+      out[m.name] = m.renderers.filter(r => r.data_source).map(r => ({
+        name: r.name, glyph: r.glyph.type,
+        n: r.data_source.get_length ? (r.data_source.get_length() || 0) : 0,
+        visible: r.visible,
+        color: r.glyph.line_color ? JSON.stringify(r.glyph.line_color) : null,
+      }));
+    }
+  }
+  return out;
+}"""
+
+
+def figures(page) -> dict:
+    """{figure name: [{name, glyph, n (rows), visible, color}]} for every named Bokeh figure."""
+    try:
+        return page.evaluate(_FIGURES_JS)
+    except Exception as err:  # a closed page on teardown
+        return {"error": str(err)}
+
+
+def overlay_sizes(page) -> dict:
+    """Rows in each map overlay, by legend label."""
+    return {r["name"]: r["n"] for r in figures(page).get("anchoral-map", []) if r["name"]}
+
+
+def curve_points(page, figure) -> list:
+    """Point counts of the per-run scatter renderers of a comparison figure."""
+    return [r["n"] for r in figures(page).get(figure, []) if r["glyph"] == "Scatter"]
+
+
+def wait_until(fn, timeout=60.0, interval=0.25, message="condition"):
+    """Poll ``fn()`` until truthy (the Python side of Playwright's expect.poll)."""
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}; "
+                                 f"last value {value!r}")
+        time.sleep(interval)
+
+
+_PIXELS_JS = """(el) => {
+  const canvases = [];
+  const walk = (root) => {
+    for (const c of root.querySelectorAll("canvas")) canvases.push(c);
+    for (const e of root.querySelectorAll("*")) if (e.shadowRoot) walk(e.shadowRoot);
+  };
+  walk(el.shadowRoot || el);
+  if (el.shadowRoot) walk(el);
+  let best = 0;
+  for (const c of canvases) {
+    let ctx;
+    try { ctx = c.getContext("2d"); } catch (e) { continue; }
+    if (!ctx || !c.width || !c.height) continue;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] > 0 && (d[i] < 235 || d[i + 1] < 235 || d[i + 2] < 235)) n++;
+    }
+    best = Math.max(best, n);
+  }
+  return best;
+}"""
+
+
+def drawn_pixels(page, selector=".anchoral-map") -> int:
+    """Coloured (non-white, non-transparent) pixels on the canvases under ``selector``."""
+    loc = page.locator(selector).first
+    return loc.evaluate(_PIXELS_JS)

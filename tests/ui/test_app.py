@@ -1,0 +1,112 @@
+"""The explorer in a real browser: map drawn, Step/Run N/slider, hostile text, invalid settings."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import curve_points, drawn_pixels, figures, overlay_sizes, wait_until
+
+CURVES = ("minority-share", "subpool-share", "selection-time", "cumulative-time", "minority-f1")
+
+
+def open_app(page, url, path="sample"):
+    page.goto(f"{url}/{path}")
+    expect(page.get_by_role("button", name="Step")).to_be_enabled()
+    wait_until(lambda: drawn_pixels(page) > 2000, message="the map raster to draw")
+
+
+def step(page, rounds_done):
+    page.get_by_role("button", name="Step").click()
+    expect(page.get_by_text(re.compile(r"Done: 1 round in"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"round {rounds_done} of {rounds_done}$"))).to_be_visible()
+
+
+def test_page_loads_and_map_has_pixels(page, app_url):
+    open_app(page, app_url)
+    assert drawn_pixels(page) > 2000
+    assert page.js_errors == []
+
+
+def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
+    open_app(page, app_url)
+    before = overlay_sizes(page)
+    assert before.get("Anchors", 0) == 0 and before.get("Queried", 0) == 0
+    assert all(sum(curve_points(page, name)) == 0 for name in CURVES)
+
+    step(page, 1)
+    sizes = wait_until(lambda: (s := overlay_sizes(page)).get("Queried") and s, message="overlays")
+    assert sizes["Anchors"] > 0, sizes
+    assert sizes["Subpool"] > 0, sizes
+    assert sizes["Queried"] == 25, sizes
+    assert sizes["Labelled (fill: class)"] >= 100, sizes
+    for name in CURVES:
+        pts = wait_until(lambda: curve_points(page, name) or None, message=name)
+        assert max(pts) == 1, (name, pts)  # a point per run (subpool share: not the full pool)
+    assert page.js_errors == []
+
+
+def test_anchoral_vs_full_pool_gives_one_curve_per_run(page, app_url):
+    open_app(page, app_url)
+    page.get_by_label("Rounds (Run N)").fill("3")
+    page.get_by_label("Rounds (Run N)").press("Enter")
+    page.get_by_role("button", name="Run N rounds").click()
+    expect(page.get_by_role("button", name="Pause/Cancel")).to_be_enabled()
+    expect(page.get_by_text(re.compile(r"Done: 3 rounds in"))).to_be_visible(timeout=120_000)
+    wait_until(lambda: curve_points(page, "minority-share") == [3, 3],
+               message="two runs x 3 points")
+    lines = [r for r in figures(page)["minority-share"] if r["glyph"] == "Line" and r["n"]]
+    assert len(lines) == 2
+    assert len({r["color"] for r in lines}) == 2  # one colour per run, shared with the legend
+    assert curve_points(page, "selection-time") == [3, 3]
+    assert curve_points(page, "subpool-share") == [3]  # full pool = the prior line
+
+
+def test_round_slider_replays_an_earlier_round(page, app_url):
+    open_app(page, app_url)
+    step(page, 1)
+    first = page.locator(".tabulator-cell[tabulator-field='id']").all_inner_texts()
+    step(page, 2)
+    expect(page.get_by_text(re.compile(r"round 2 of 2$"))).to_be_visible()
+    expect(page.locator(".tabulator-cell[tabulator-field='id']").first).not_to_have_text(first[0])
+    slider = page.get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowLeft")
+    expect(page.get_by_text(re.compile(r"round 1 of 2$"))).to_be_visible()
+    wait_until(lambda: page.locator(".tabulator-cell[tabulator-field='id']")
+               .all_inner_texts() == first, message="round 1's queries in the table")
+    assert overlay_sizes(page)["Queried"] == 25
+
+
+def test_hostile_text_shows_as_text_and_runs_nothing(page, app_url):
+    page.add_init_script("window.__xss = null;")
+    open_app(page, app_url, "hostile")
+    step(page, 1)
+    cells = page.locator(".tabulator-cell[tabulator-field='text']")
+    expect(cells.first).to_be_visible()
+    texts = " ".join(cells.all_inner_texts())
+    assert "<img src=x onerror" in texts or "<script>" in texts or "<svg onload" in texts, texts
+    labels = " ".join(page.locator(".tabulator-cell[tabulator-field='label']").all_inner_texts())
+    assert "<b>ham</b>" in labels or "<img src=x" in labels, labels
+    expect(page.get_by_text("<b>ham</b>").first).to_be_visible()  # the class legend, as text
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("svg[onload]").count() == 0
+    assert page.js_errors == []
+
+
+def test_invalid_setting_shows_error_and_app_stays_usable(page, app_url):
+    open_app(page, app_url)
+    k = page.get_by_label("k neighbours")
+    k.fill("0")
+    k.press("Enter")
+    page.get_by_role("button", name="Step").click()
+    alert = page.locator(".alert-danger").filter(has_text="n_neighbors=0 must be >= 1")
+    expect(alert).to_be_visible()
+    expect(page.get_by_role("button", name="Step")).to_be_enabled()
+    k.fill("50")
+    k.press("Enter")
+    step(page, 1)
+    expect(alert).to_be_hidden()
+    assert overlay_sizes(page)["Queried"] == 25
