@@ -39,10 +39,12 @@ QUERY_COLUMNS = ["filter", "strategy", "seed", "round", "id", "label", "score", 
 
 
 def default_subpool_size(n_pool):
-    """The paper's M = 10,000, capped for small pools at a tenth of the pool (at least 250):
-    with M >= the pool AnchorAL would be full-pool AL. Sample (~3.4k train rows) -> 343;
-    Brown (~46k) -> 4,600; pools of 100k rows and more -> 10,000."""
-    return int(min(PAPER_SUBPOOL_SIZE, max(250, int(n_pool) // 10)))
+    """The paper's M = 10,000, capped for small pools at a third of the training pool (at least
+    250): with M >= the pool AnchorAL would be full-pool AL, and a cap far below what the anchors
+    retrieve (classes x n_anchors x n_neighbors, 1,000 for a binary task at the defaults) would
+    keep only the densest (majority) neighbourhoods. Sample (3,422 train rows) -> 1,140;
+    Brown (~46k) and larger pools -> 10,000."""
+    return int(min(PAPER_SUBPOOL_SIZE, max(250, int(n_pool) // 3)))
 
 
 def _round_rng(seed, rnd):

@@ -104,9 +104,9 @@ def test_split_column_is_the_test_set():
 
 
 def test_default_subpool_size_caps_the_paper_value():
-    assert default_subpool_size(3_400) == 340
-    assert default_subpool_size(1_000) == 250
-    assert default_subpool_size(46_000) == 4_600
+    assert default_subpool_size(3_422) == 1_140
+    assert default_subpool_size(600) == 250
+    assert default_subpool_size(46_000) == 10_000
     assert default_subpool_size(1_000_000) == 10_000
 
 

@@ -55,7 +55,7 @@ def add_arguments(parser):
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     a = parser.add_argument_group("AnchorAL / RandSub / SEALS")
     a.add_argument("--subpool-size", type=int, default=None,
-                   help="subpool size M; default min(10000, max(250, training pool / 10)): the "
+                   help="subpool size M; default min(10000, max(250, training pool / 3)): the "
                    "paper's 10,000 capped for small pools")
     a.add_argument("--n-anchors", type=int, default=10, help="anchors per class")
     a.add_argument("--n-neighbors", type=int, default=50,
@@ -157,7 +157,7 @@ def run(args) -> int:
           f"{len(exp0.test_ids):,}; minority {', '.join(prepared.dataset.minority_names)} "
           f"({100 * exp0.pool_minority_share:.1f} % of the pool); model {args.model}; "
           f"subpool size M = {exp0.subpool_size:,}"
-          + (" (default: 10,000 capped at a tenth of the pool)" if args.subpool_size is None
+          + (" (default: 10,000 capped at a third of the pool)" if args.subpool_size is None
              else ""), file=sys.stderr)
     summaries = []
     for exp in experiments:
