@@ -1,42 +1,47 @@
-"""Live comparison plots: one line per run, streamed round by round (``hv.streams.Buffer``)."""
+"""Live comparison plots: one line per run, streamed round by round.
+
+Each run owns one Bokeh ``ColumnDataSource`` shared by every plot; a new round is a single
+``source.stream(rows)`` per run (only the new rows travel to the browser), never a redraw.
+"""
 
 from __future__ import annotations
 
-import holoviews as hv
-from functools import reduce
-from operator import mul
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
+from bokeh.plotting import figure
 
 from .state import ExplorerState, run_color, run_label
 
 COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "t_selection",
            "t_retrieval", "t_scoring", "t_train", "t_cumulative", "minority_f1", "macro_f1"]
 
-#: (name, title, x, y, extra hover columns, y axis options)
-PLOTS = [
-    ("minority-share", "Minority share of the labelled set", "budget", "minority_share", [],
-     dict(ylabel="minority share", xlabel="labelled budget")),
-    ("subpool-share", "Subpool minority share (line: pool prior)", "round",
-     "subpool_minority_share", [], dict(ylabel="minority share of subpool", xlabel="round")),
-    ("selection-time", "Selection time per round (s, log)", "round", "t_selection",
-     ["t_retrieval", "t_scoring", "t_train"], dict(logy=True, ylabel="seconds", xlabel="round")),
-    ("cumulative-time", "Cumulative selection + training time (s)", "round", "t_cumulative",
-     ["t_retrieval", "t_scoring", "t_train"], dict(ylabel="seconds", xlabel="round")),
-    ("minority-f1", "Test minority F1 (solid), macro F1 (dashed)", "budget",
-     "minority_f1", [], dict(ylabel="F1", xlabel="labelled budget", ylim=(0, 1.02))),
-]
+#: name → (title, x, y, axis options); the figure's ``name`` is what the browser tests look up
+PLOTS = {
+    "minority-share": ("Minority share of the labelled set", "budget", "minority_share",
+                       dict(x_axis_label="labelled budget", y_axis_label="minority share")),
+    "subpool-share": ("Subpool minority share (dashed: pool prior)", "round",
+                      "subpool_minority_share",
+                      dict(x_axis_label="round", y_axis_label="minority share of the subpool")),
+    "selection-time": ("Selection time per round (log)", "round", "t_selection",
+                       dict(x_axis_label="round", y_axis_label="seconds", y_axis_type="log")),
+    "cumulative-time": ("Cumulative selection + training time", "round", "t_cumulative",
+                        dict(x_axis_label="round", y_axis_label="seconds")),
+    "minority-f1": ("Test minority F1 (solid), macro F1 (dashed)", "budget", "minority_f1",
+                    dict(x_axis_label="labelled budget", y_axis_label="F1")),
+}
+HOVER = [("run", "$name"), ("round", "@round"), ("budget", "@budget"),
+         ("minority share", "@minority_share{0.000}"),
+         ("subpool minority share", "@subpool_minority_share{0.000}"),
+         ("selection (s)", "@t_selection{0.0000}"), ("  retrieval (s)", "@t_retrieval{0.0000}"),
+         ("  scoring (s)", "@t_scoring{0.0000}"), ("training (s)", "@t_train{0.0000}"),
+         ("minority F1", "@minority_f1{0.000}"), ("macro F1", "@macro_f1{0.000}")]
 
 
-def _empty():
-    return pd.DataFrame({c: np.empty(0, np.int64 if c in ("round", "budget") else float)
-                         for c in COLUMNS})
-
-
-def rows_for(records, start_cumulative=0.0):
-    """Plot rows (one per record) from :class:`RoundRecord` metrics."""
+def rows_for(records, start_cumulative=0.0) -> dict:
+    """Plot columns (one row per record) from :class:`RoundRecord` metrics."""
     rows, cum = [], start_cumulative
     for rec in records:
         m = rec.metrics
@@ -48,7 +53,7 @@ def rows_for(records, start_cumulative=0.0):
             "budget": int(m.get("n_labelled", len(rec.labelled) + len(rec.queried))),
             "minority_share": float(m.get("minority_share", np.nan)),
             "subpool_minority_share": float(m.get("subpool_minority_share", np.nan)),
-            "t_selection": max(t_sel, 1e-6),
+            "t_selection": max(t_sel, 1e-6),  # log axis
             "t_retrieval": float(m.get("t_retrieval", np.nan)),
             "t_scoring": float(m.get("t_scoring", np.nan)),
             "t_train": t_train,
@@ -56,7 +61,25 @@ def rows_for(records, start_cumulative=0.0):
             "minority_f1": float(m.get("minority_f1", np.nan)),
             "macro_f1": float(m.get("macro_f1", np.nan)),
         })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return {c: df[c].to_numpy() for c in COLUMNS}
+
+
+def _empty() -> dict:
+    return {c: np.empty(0) for c in COLUMNS}
+
+
+def _locked(change):
+    """Apply a change to raw Bokeh models under the document lock.
+
+    Widget callbacks may run while Panel has released the lock; changing a Bokeh model there
+    fails, so the change goes to the next tick, which holds it. Without a server: now.
+    """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        doc.add_next_tick_callback(change)
+    else:
+        change()
 
 
 class CurvesView(pn.viewable.Viewer):
@@ -66,93 +89,86 @@ class CurvesView(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._buffers: dict[str, hv.streams.Buffer] = {}
-        self._sent: dict[str, int] = {}
-        self._cum: dict[str, float] = {}
+        self._grid = pn.GridBox(ncols=3, sizing_mode="stretch_width")
         self._runs: list[str] = []
-        self._panes = {name: pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
-                       for name, *_ in PLOTS}
-        self._round = hv.streams.Params(self.state, ["round"], rename={"round": "round_"})
-        self._rebuild()
+        self._rebuild(self.state.expected_runs())
         self.state.param.watch(self._on_rounds, ["n_done"])
+        self.state.param.watch(self._on_round, ["round", "run"])
 
-    def _budget_at(self, round_):
+    def _rebuild(self, runs):
         st = self.state
-        rec = st.record(st.run, round_) if st.run else None
-        if rec is None:
-            return np.nan
-        return float(rec.metrics.get("n_labelled", len(rec.labelled) + len(rec.queried)))
-
-    def _marker(self, x):
-        def cb(round_):
-            if round_ < 1:
-                return hv.VLine(np.nan)
-            return hv.VLine(round_ if x == "round" else self._budget_at(round_))
-        return hv.DynamicMap(cb, streams=[self._round]).opts(color="#888888", line_dash="dotted",
-                                                              line_width=1)
-
-    def _rebuild(self):
-        st = self.state
-        self._runs = list(st.runs)
-        self._buffers = {k: hv.streams.Buffer(_empty(), length=100_000, index=False)
-                         for k in self._runs}
+        self._runs = list(runs)
+        self._sources = {k: ColumnDataSource(_empty(), name=f"curve:{k}") for k in self._runs}
         self._sent = {k: 0 for k in self._runs}
         self._cum = {k: 0.0 for k in self._runs}
-        for name, title, x, y, extra, axis in PLOTS:
-            layers = []
+        self._markers = []
+        figs = []
+        for name, (title, x, y, axis) in PLOTS.items():
+            fig = figure(name=name, title=title, height=250, sizing_mode="stretch_width",
+                         min_width=260, toolbar_location=None, tools="", **axis)
+            fig.title.text_font_size = "11px"
+            items = []
             for k in self._runs:
                 if name == "subpool-share" and k.startswith("full/"):
                     continue  # the full pool's "subpool" is the pool: the prior line stands for it
-                layers.extend(self._run_layers(k, name, x, y, extra))
+                src, color, label = self._sources[k], run_color(k), run_label(k)
+                line = fig.line(x, y, source=src, color=color, line_width=2, name=label)
+                dots = fig.scatter(x, y, source=src, color=color, size=6, name=label)
+                glyphs = [line, dots]
+                if name == "minority-f1":
+                    glyphs.append(fig.line(x, "macro_f1", source=src, color=color,
+                                           line_dash="dashed", line_width=1.5, alpha=0.8,
+                                           name=label))
+                items.append(LegendItem(label=label, renderers=glyphs))
+                fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
             if name == "subpool-share":
-                layers.append(hv.HLine(st.pool_prior, label="pool prior").opts(
-                    color=run_color("full/"), line_dash="dashed", line_width=1.5))
-            if not layers:
-                layers.append(hv.Curve(_empty(), x, y))
-            layers.append(self._marker(x))
-            overlay = reduce(mul, layers).opts(
-                hv.opts.Overlay(title=title, responsive=True, height=250, min_width=250, show_legend=(name == "minority-share"),
-                                legend_position="bottom_right", fontsize={"title": 10},
-                                toolbar=None, backend_opts={"plot.name": name}, **axis))
-            self._panes[name].object = overlay
-        self._on_rounds()
-
-    def _run_layers(self, key, name, x, y, extra):
-        buf = self._buffers[key]
-        color = run_color(key)
-        label = run_label(key)
-        hover = [(x, f"@{x}"), (y, f"@{y}{{0.0000}}")] + [(c, f"@{c}{{0.0000}}") for c in extra]
-        vdims = [y] + extra + (["macro_f1"] if name == "minority-f1" else [])
-
-        def curve(data, y=y):
-            return hv.Curve(data, x, [y] + [v for v in vdims if v != y], label=label)
-
-        def points(data, y=y):
-            return hv.Scatter(data, x, [y] + [v for v in vdims if v != y], label=label)
-
-        out = [hv.DynamicMap(curve, streams=[buf]).opts(color=color, line_width=2),
-               hv.DynamicMap(points, streams=[buf]).opts(color=color, size=5, tools=["hover"],
-                                                         hover_tooltips=hover)]
-        if name == "minority-f1":
-            out.append(hv.DynamicMap(lambda data: hv.Curve(data, x, ["macro_f1"], label=label),
-                                     streams=[buf]).opts(color=color, line_dash="dashed",
-                                                         line_width=1.5, alpha=0.8))
-        return out
+                fig.add_layout(Span(location=st.pool_prior, dimension="width",
+                                    line_color=run_color("full/"), line_dash="dashed",
+                                    line_width=1.5))
+                fig.y_range.start = 0
+            if name in ("minority-share", "minority-f1"):
+                fig.y_range.start = 0
+            if name == "minority-f1":
+                fig.y_range.end = 1.02
+            if name == "minority-share":
+                fig.add_layout(Legend(items=items, location="bottom_right",
+                                      background_fill_alpha=0.7, label_text_font_size="11px"))
+            marker = Span(location=np.nan, dimension="height", line_color="#888888",
+                          line_dash="dotted", line_width=1)
+            fig.add_layout(marker)
+            self._markers.append((x, marker))
+            figs.append(pn.pane.Bokeh(fig, sizing_mode="stretch_width"))
+        self._grid[:] = figs
 
     def _on_rounds(self, *events):
         st = self.state
-        if list(st.runs) != self._runs:
-            self._rebuild()
-            return
+        if st.runs and list(st.runs) != self._runs:
+            self._rebuild(st.runs)
         for k in self._runs:
             recs = st.history.get(k, [])
             new = recs[self._sent[k]:]
             if not new:
                 continue
             rows = rows_for(new, self._cum[k])
-            self._cum[k] = float(rows["t_cumulative"].iloc[-1])
+            self._cum[k] = float(rows["t_cumulative"][-1])
             self._sent[k] = len(recs)
-            self._buffers[k].send(rows)
+            _locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
+        if not st.history and any(self._sent.values()):  # a reset
+            self._rebuild(st.expected_runs())
+        self._on_round()
+
+    def _on_round(self, *events):
+        rec = self.state.record()
+        locations = [np.nan if rec is None else
+                     float(rec.round if x == "round" else rec.metrics.get("n_labelled", np.nan))
+                     for x, _ in self._markers]
+        markers = [m for _, m in self._markers]
+
+        def move():
+            for marker, loc in zip(markers, locations):
+                marker.location = loc
+
+        _locked(move)
 
     def __panel__(self):
-        return pn.GridBox(*self._panes.values(), ncols=3, sizing_mode="stretch_width")
+        return self._grid

@@ -54,6 +54,7 @@ class MapView(pn.viewable.Viewer):
         self._stream = hv.streams.Params(
             st, ["run", "round", "layers", "n_done"], rename={"round": "round_"})
         self._values = hv.streams.Pipe(data=self._value_frame(None))
+        self._values_shown = False
         self._plot = self._build()
         self._pane = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width",
                                        height=self.height, linked_axes=False,
@@ -96,10 +97,15 @@ class MapView(pn.viewable.Viewer):
 
     def _update_values(self, *events):
         st = self.state
-        values = st.pool_values() if st.color_by != "class" else None
-        if values is None and st.color_by != "class" and not events:
+        if st.color_by == "class":
+            if self._values_shown:  # back to classes: clear the value raster once
+                self._values_shown = False
+                self._values.send(self._value_frame(None))
             return
-        self._values.send(self._value_frame(values))
+        values = st.pool_values()
+        if values is not None:
+            self._values_shown = True
+            self._values.send(self._value_frame(values))
 
     # ---------------------------------------------------------------------- overlays
     def _frame(self, ids, rec=None):

@@ -442,9 +442,16 @@ class ExplorerState(param.Parameterized):
             "similarity": rec.similarity.astype(float),
         })
 
+    def expected_runs(self) -> list[str]:
+        """The run keys the current settings give (before the experiment is built)."""
+        return [run_key(f, self.strategy) for f in self.filters]
+
     @property
     def pool_prior(self) -> float:
-        """Share of minority rows in the whole pool."""
+        """Share of minority rows in the (training) pool: the engine's figure when it has one."""
+        prior = getattr(self.experiment, "pool_minority_share", None)
+        if prior is not None:
+            return float(prior)
         ds = self._prepared_for_settings().dataset if self.minority else self.prepared.dataset
         y = ds.y[ds.y >= 0]
         return float(np.isin(y, ds.minority).mean()) if len(y) else 0.0

@@ -1,0 +1,173 @@
+"""The explorer's session state (no Panel, no browser): settings, rounds, threads, cancel, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from explorer.exceptions import ParameterError
+from explorer.ui.state import ExplorerState, run_color, run_label
+from explorer.ui.synthetic import parse, synthetic_prepared
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "ui"))
+from fakes import FakeDriver  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return synthetic_prepared(3000, dim=16, minority_share=0.05)
+
+
+def direct(cb):
+    cb()
+
+
+def test_state_module_imports_no_panel():
+    code = ("import sys, explorer.ui.state, explorer.ui.engine, explorer.ui.serving; "
+            "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_step_records_every_run_and_follows_the_newest_round(pool):
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    assert st.minority == ["rare"] and st.n_done == 0 and st.round == 0
+    st.step()
+    assert st.error == ""
+    assert st.runs == ["anchoral/entropy", "full/entropy"] and st.run == "anchoral/entropy"
+    assert st.n_done == 1 and st.round == 1
+    st.step()
+    assert st.round == 2
+    rec = st.record()
+    assert len(rec.queried) == 25 and len(rec.anchors) > 0
+    assert set(rec.queried).isdisjoint(rec.labelled)
+    st.round = 1  # replaying an earlier round: a new round does not move the slider
+    st.step()
+    assert st.n_done == 3 and st.round == 1
+
+
+def test_queries_frame_matches_the_selected_round(pool):
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    st.step()
+    df = st.queries_frame()
+    assert list(df.columns) == ["id", "text", "label", "score", "anchor", "similarity"]
+    assert df["id"].tolist() == st.record().queried.tolist()
+    assert set(df["label"]) <= {"common", "rare"}
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("n_neighbors", 0, r"n_neighbors=0 must be >= 1"),
+    ("query_size", -5, r"query_size=-5 must be >= 1"),
+    ("subpool_size", 0, r"subpool_size=0 must be >= 1"),
+    ("n_neighbors", 10_000, r"n_neighbors=10000 must be smaller than the pool"),
+    ("filters", [], r"filters=\[\] must name at least one filter"),
+    ("minority", [], r"minority=\[\] must name at least one minority class"),
+])
+def test_invalid_settings_raise_a_clear_error(pool, name, value, match):
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    setattr(st, name, value)
+    with pytest.raises(ParameterError, match=match):
+        st.validate()
+    st.step()  # the app path: no exception, the message lands in .error
+    assert st.error and not st.busy and st.n_done == 0
+
+
+def test_every_minority_class_is_an_error(pool):
+    st = ExplorerState(pool, experiment_factory=FakeDriver, minority=["common", "rare"])
+    with pytest.raises(ParameterError, match=r"names every class"):
+        st.validate()
+
+
+def test_start_runs_in_a_thread_and_cancel_stops_within_a_round(pool):
+    st = ExplorerState(pool, experiment_factory=lambda p, **kw: FakeDriver(p, delay=0.05, **kw))
+    started = threading.Event()
+    st.param.watch(lambda e: started.set(), "n_done")
+    assert st.start(50, direct)
+    assert st.busy
+    assert started.wait(10)
+    st.cancel()
+    st.wait(10)
+    assert not st.busy
+    assert 1 <= st.n_done < 50
+    assert st.status.startswith("Cancelled")
+    # the history of every run has the same length: cancel never leaves a half round applied
+    assert len({len(v) for v in st.history.values()}) == 1
+
+
+def test_second_start_while_busy_is_refused(pool):
+    st = ExplorerState(pool, experiment_factory=lambda p, **kw: FakeDriver(p, delay=0.05, **kw))
+    assert st.start(5, direct)
+    assert not st.start(1, direct)
+    assert "already in progress" in st.error
+    st.cancel()
+    st.wait(10)
+
+
+def test_reset_discards_late_results_of_the_old_experiment(pool):
+    pending = []
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    st.start(1, pending.append)  # results are held back, as on a busy event loop
+    st.wait(10)
+    st.reset()
+    for cb in pending:
+        cb()
+    assert st.n_done == 0 and st.history == {} and not st.busy
+
+
+def test_settings_change_after_rounds_marks_state_stale(pool):
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    st.step()
+    st.query_size = 10
+    assert st.stale and "Reset" in st.status
+    st.reset()
+    assert not st.stale
+    st.step()
+    assert len(st.record().queried) == 10
+
+
+def test_real_engine_round_has_provenance(pool):
+    st = ExplorerState(pool, filters=["anchoral", "full", "randsub", "seals"], subpool_size=300)
+    st.step()
+    assert st.error == ""
+    anchoral = st.record("anchoral/entropy", 1)
+    full = st.record("full/entropy", 1)
+    assert len(anchoral.anchors) > 0 and 0 < len(anchoral.subpool) <= 300
+    assert (anchoral.anchor_of >= 0).all() and np.isfinite(anchoral.similarity).all()
+    assert len(full.anchors) == 0
+    assert len(st.record("randsub/entropy", 1).subpool) == 300
+    m = anchoral.metrics
+    for key in ("n_labelled", "minority_share", "subpool_minority_share", "t_retrieval",
+                "t_scoring", "t_selection", "t_train", "minority_f1", "macro_f1"):
+        assert key in m
+    values = st.pool_values("probability")
+    assert values.shape == (pool.dataset.n,) and 0 <= values.min() <= values.max() <= 1
+    frame = st.rounds_frame()
+    assert len(frame) == 4 and set(frame["run"]) == set(st.runs)
+
+
+def test_engine_errors_reach_the_page_not_a_traceback(pool):
+    st = ExplorerState(pool, init_size=2990, query_size=5)
+    st.step()
+    assert "init_size" in st.error and not st.busy
+
+
+def test_chosen_minority_classes_do_not_touch_the_shared_pool(pool):
+    st = ExplorerState(pool, experiment_factory=FakeDriver, minority=["common"])
+    p = st._prepared_for_settings()
+    assert p.dataset.minority == (0,) and pool.dataset.minority == (1,)
+
+
+def test_run_labels_and_colours_are_shared():
+    assert run_label("anchoral/entropy") == "AnchorAL · entropy"
+    assert run_color("anchoral/badge") == run_color("anchoral/entropy") != run_color("full/x")
+
+
+def test_synthetic_source_is_validated():
+    assert parse("synthetic:1_000_000") == 1_000_000
+    with pytest.raises(ParameterError, match=r"row count must be an integer >= 500"):
+        parse("synthetic:ten")
