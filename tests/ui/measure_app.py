@@ -157,7 +157,7 @@ def shot(rounds):
     try:
         with sync_playwright() as pw:
             b = browser(pw)
-            page = b.new_page(viewport={"width": 1600, "height": 1250})
+            page = b.new_page(viewport={"width": 1600, "height": 2050})
             open_map(page, url)
             box = page.get_by_label("Rounds (Run N)")
             box.fill(str(rounds))
