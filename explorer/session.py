@@ -88,10 +88,14 @@ class Run:
         self.records = []
         self.selections = []
         self.pending = None
+        self.parent = None      # key of the run this one was forked from
+        self.fork_round = 0     # last round inherited from the parent
+        self.params = {}        # filter parameters that differ from the experiment's
+        self.branch = None      # display key of a fork
 
     @property
     def key(self) -> str:
-        return f"{self.filter_name}/{self.strategy_name}"
+        return self.branch or f"{self.filter_name}/{self.strategy_name}"
 
     @property
     def round(self) -> int:
@@ -155,6 +159,10 @@ class Run:
         """
         sel = self.propose()
         exp = self.experiment
+        if labels is None and exp.mode == "annotate":
+            raise ParameterError(
+                f"run {self.key}: this session has no gold labels to reveal (annotate mode); "
+                "give the batch's labels")
         if labels is None:
             y = exp.dataset.y[sel.ids].astype(np.int64)
         else:
@@ -169,6 +177,43 @@ class Run:
         self.records.append(rec)
         self.pending = None
         return rec
+
+    def preview(self, strategy=None, **params):
+        """What the next round would select with other settings, without changing the run.
+
+        ``params`` override filter parameters (``n_anchors``, ``n_neighbors``, ``subpool_size``,
+        ``anchor_strategy``, ``minority_only``, ``sampling``, ``temperature``); ``strategy``
+        the base strategy. Returns ``(selection, class_mix)`` where ``class_mix`` counts the
+        subpool's rows per class name: by gold label in simulation, by the current model's
+        predicted label in annotate mode.
+        """
+        import copy
+
+        if not self.records:
+            self.start()
+        exp = self.experiment
+        unknown = sorted(set(params) - set(exp.filter_params))
+        if unknown:
+            raise ParameterError(f"preview parameter(s) {', '.join(unknown)} unknown; choose "
+                                 f"from {', '.join(exp.filter_params)}")
+        flt = copy.deepcopy(self.pool_filter)  # SEALS keeps state between rounds: work on a copy
+        for k, v in params.items():
+            if hasattr(flt, k):
+                setattr(flt, k, v)
+        if strategy is not None:
+            from .strategies import make_strategy
+
+            flt.base = make_strategy(strategy)
+        ctx = self.context()
+        sel = flt.select(ctx, exp.query_size, _round_rng(exp.seed, ctx.round))
+        if exp.mode == "annotate":
+            pred = (self.model.predict_proba(sel.subpool).argmax(axis=1)
+                    if len(sel.subpool) else np.empty(0, np.int64))
+        else:
+            pred = exp.dataset.y[sel.subpool]
+            pred = pred[pred >= 0]
+        counts = np.bincount(pred, minlength=exp.n_classes)
+        return sel, {name: int(c) for name, c in zip(exp.dataset.classes, counts)}
 
     def step(self):
         """One simulated round: propose, then commit the gold labels."""
@@ -195,6 +240,7 @@ class Run:
         t_eval = time.perf_counter() - t0
         n_min = int(np.isin(self.labels, exp.minority).sum())
         rec = {
+            "run": self.key,
             "filter": self.filter_name, "strategy": self.strategy_name, "model": exp.model_name,
             "seed": exp.seed, "round": rnd, "n_labelled": len(self.labelled),
             "n_minority": n_min, "minority_share": n_min / max(len(self.labelled), 1),
@@ -277,6 +323,10 @@ class Experiment:
         An explicit initial labelled set (overrides ``init_size`` / ``init_per_minority``).
     n_rounds : int, optional
         Checked up front against the pool (``init_size + n_rounds * query_size`` rows).
+    mode : {"simulate", "annotate"}
+        ``annotate``: the data holds gold labels for a few seed rows only (label -1 elsewhere);
+        the seed rows are the initial set, there is no test split, and every batch's labels come
+        from a person (:meth:`Run.commit` with labels).
     """
 
     def __init__(self, prepared, runs=(("anchoral", "entropy"), ("full", "entropy")), *,
@@ -284,9 +334,12 @@ class Experiment:
                  test_size=0.2, subpool_size=None, n_anchors=10, n_neighbors=50,
                  anchor_strategy="kmeans++", minority_only=False, sampling="topk",
                  temperature=1.0, class_weight=None, model_params=None, initial_ids=None,
-                 n_rounds=None):
+                 n_rounds=None, mode="simulate"):
         self.prepared = prepared
         self.dataset = prepared.dataset
+        if mode not in ("simulate", "annotate"):
+            raise ParameterError(f"mode={mode!r} is unknown; choose simulate or annotate")
+        self.mode = mode
         self.n_classes = len(self.dataset.classes)
         self.minority = tuple(int(c) for c in self.dataset.minority)
         self.model_name = str(model).strip().lower()
@@ -307,7 +360,21 @@ class Experiment:
         if not runs:
             raise ParameterError("runs is empty; give at least one (filter, strategy) pair, "
                                  "e.g. [('anchoral', 'entropy')]")
-        self.train_ids, self.test_ids = self._split(test_size)
+        if mode == "annotate":
+            self.train_ids = np.arange(self.dataset.n, dtype=np.int64)
+            self.test_ids = np.empty(0, np.int64)
+            seeds = np.flatnonzero(self.dataset.y >= 0).astype(np.int64)
+            present = np.unique(self.dataset.y[seeds])
+            if len(present) < 2:
+                raise DataError(
+                    f"annotate mode needs seed labels of at least 2 classes; the data has "
+                    f"{len(seeds)} labelled row(s) of {len(present)} class(es): label a few rows "
+                    "of each class in the label column first")
+            if initial_ids is None:
+                initial_ids = seeds
+            self.init_size = len(initial_ids)
+        else:
+            self.train_ids, self.test_ids = self._split(test_size)
         n_pool = len(self.train_ids)
         if self.n_neighbors > n_pool:
             raise ParameterError(
@@ -318,24 +385,69 @@ class Experiment:
         self.initial_ids = self._initial(initial_ids)
         if n_rounds is not None:
             self.check_rounds(n_rounds)
-        self.pool_minority_share = minority_share(self.dataset.y[self.train_ids], self.minority)
-        params = dict(model_params or {})
+        gold = self.dataset.y[self.train_ids]
+        self.pool_minority_share = minority_share(gold[gold >= 0], self.minority)
+        self.filter_params = dict(n_anchors=self.n_anchors, n_neighbors=self.n_neighbors,
+                                  subpool_size=self.subpool_size, anchor_strategy=anchor_strategy,
+                                  minority_only=minority_only, sampling=sampling,
+                                  temperature=temperature)
+        self.model_params = dict(model_params or {})
         if class_weight is not None and self.model_name != "mlp":
-            params["class_weight"] = class_weight
+            self.model_params["class_weight"] = class_weight
         self.runs = []
         seen = set()
         for f, s in runs:
             f, s = str(f).strip().lower(), str(s).strip().lower()
-            flt = make_filter(f, s, n_anchors=self.n_anchors, n_neighbors=self.n_neighbors,
-                              subpool_size=self.subpool_size, anchor_strategy=anchor_strategy,
-                              minority_only=minority_only, sampling=sampling,
-                              temperature=temperature)
+            flt = make_filter(f, s, **self.filter_params)
             if (flt.name, flt.base.name) in seen:
                 raise ParameterError(f"run ({f}, {s}) is listed twice; list each pair once")
             seen.add((flt.name, flt.base.name))
-            mdl = make_model(self.model_name, prepared, random_state=self.seed, **params)
+            mdl = make_model(self.model_name, prepared, random_state=self.seed,
+                             **self.model_params)
             self.runs.append(Run(self, flt.name, flt.base.name, flt, mdl))
         self._lock = threading.Lock()
+
+    def fork(self, run_key, at_round, filter=None, strategy=None, **params) -> Run:
+        """Branch a new run off ``run_key`` after its round ``at_round``.
+
+        The branch inherits the parent's labelled set, rounds and selections up to ``at_round``
+        and continues with ``filter`` / ``strategy`` (default: the parent's) and filter
+        parameters ``params`` (e.g. ``n_anchors=50``); both stay in :attr:`runs`, comparable.
+        """
+        parent = self.run_by_key(run_key)
+        at_round = _int_param("at_round", at_round, 0)
+        if at_round > parent.round:
+            raise ParameterError(f"at_round={at_round} is after run {run_key}'s last round "
+                                 f"({parent.round}); fork from a completed round")
+        unknown = sorted(set(params) - set(self.filter_params))
+        if unknown:
+            raise ParameterError(f"fork parameter(s) {', '.join(unknown)} unknown; choose from "
+                                 f"{', '.join(self.filter_params)}")
+        f = str(filter or parent.filter_name).strip().lower()
+        s = str(strategy or parent.strategy_name).strip().lower()
+        flt = make_filter(f, s, **{**self.filter_params, **params})
+        mdl = make_model(self.model_name, self.prepared, random_state=self.seed,
+                         **self.model_params)
+        run = Run(self, flt.name, flt.base.name, flt, mdl)
+        run.parent, run.fork_round, run.params = parent.key, at_round, dict(params)
+        extra = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+        base = f"{flt.name}/{flt.base.name}" + (f"[{extra}]" if extra else "")
+        key, i = f"{base}@{parent.key}:{at_round}", 2
+        while any(r.key == key for r in self.runs):
+            key, i = f"{base}@{parent.key}:{at_round}#{i}", i + 1
+        run.branch = key
+        n = parent.records[at_round]["n_labelled"]
+        run.labelled, run.labels = parent.labelled[:n].copy(), parent.labels[:n].copy()
+        skipped = [np.asarray(rec["queried_ids"], np.int64)[np.asarray(rec["queried_labels"]) < 0]
+                   for rec in parent.records[1:at_round + 1]]
+        run.skipped = np.concatenate(skipped) if skipped else np.empty(0, np.int64)
+        run.records = [{**rec, "run": key, "filter": run.filter_name,
+                        "strategy": run.strategy_name} for rec in parent.records[:at_round + 1]]
+        run.selections = list(parent.selections[:at_round + 1])
+        run._fit()
+        with self._lock:
+            self.runs.append(run)
+        return run
 
     # -- setup ------------------------------------------------------------------------------
     def _split(self, test_size):

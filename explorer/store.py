@@ -371,7 +371,8 @@ def open_session(path, prepared=None, readonly=False, progress=None):
         done = 0
         for spec_run in doc["runs"]:
             if spec_run.get("parent"):
-                exp.fork(spec_run["parent"], spec_run["fork_round"], **(spec_run.get("params") or {}))
+                exp.fork(spec_run["parent"], spec_run["fork_round"], filter=spec_run["filter"],
+                         strategy=spec_run["strategy"], **(spec_run.get("params") or {}))
             run = exp.run_by_key(spec_run["key"])
             mine = labels[labels["run"] == run.key]
             for rnd, batch in mine.groupby("round", sort=True):

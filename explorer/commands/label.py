@@ -56,7 +56,7 @@ def _settings(args, annotate):
     return s
 
 
-def open_or_create(args, out=sys.stdout):
+def open_or_create(args, out=None):
     """The session of ``--session``: resumed when it exists, else created from the options."""
     import os
     from pathlib import Path
@@ -64,6 +64,7 @@ def open_or_create(args, out=sys.stdout):
     from explorer.commands.prepare import prepare_from_args
     from explorer.store import create_session, data_spec_of, open_session
 
+    out = out or sys.stdout
     prepared = prepare_from_args(args, projection=False, progress=True)
     path = Path(args.session)
     if (path / "session.json").exists():
@@ -80,8 +81,9 @@ def open_or_create(args, out=sys.stdout):
     return sess
 
 
-def label_batch(sess, run, user, inp=sys.stdin, out=sys.stdout, max_chars=1200):
+def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
     """Ask for one label per proposed text; returns True when the batch was committed."""
+    inp, out = inp or sys.stdin, out or sys.stdout
     classes = sess.experiment.dataset.classes
     sel = run.propose()
     pending = {int(k): v for k, v in sess.pending().get(run.key, {}).items()}
