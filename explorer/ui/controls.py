@@ -39,48 +39,48 @@ class ControlsView(pn.viewable.Viewer):
         super().__init__(**params)
         st = self.state
         w = pn.widgets
-        self.dataset_select = w.Select(name="Dataset", options=self.datasets or [self.dataset],
+        self.dataset_select = w.Select(label="Dataset", options=self.datasets or [self.dataset],
                                        value=self.dataset, sizing_mode="stretch_width")
         # CheckBoxGroup, not MultiChoice: MultiChoice renders option labels as HTML, and class
         # names come from the dataset
-        self.minority = w.CheckBoxGroup.from_param(st.param.minority, name="Minority class(es)",
+        self.minority = w.CheckBoxGroup.from_param(st.param.minority, label="Minority class(es)",
                                                    inline=True, sizing_mode="stretch_width")
-        self.model = w.Select.from_param(st.param.model, name="Model",
+        self.model = w.Select.from_param(st.param.model, label="Model",
                                          options={v: k for k, v in MODELS.items()},
                                          sizing_mode="stretch_width")
-        self.strategy = w.Select.from_param(st.param.strategy, name="Base strategy",
+        self.strategy = w.Select.from_param(st.param.strategy, label="Base strategy",
                                             sizing_mode="stretch_width")
         self.filters = w.CheckBoxGroup.from_param(
-            st.param.filters, name="Filters to compare", inline=True,
+            st.param.filters, label="Filters to compare", inline=True,
             options={label: key for key, (label, _) in FILTERS.items()})
         ints = dict(sizing_mode="stretch_width")
-        self.n_anchors = w.IntInput.from_param(st.param.n_anchors, name="Anchors per class", **ints)
+        self.n_anchors = w.IntInput.from_param(st.param.n_anchors, label="Anchors per class", **ints)
         self.anchor_strategy = w.Select.from_param(st.param.anchor_strategy,
-                                                   name="Anchor strategy", **ints)
-        self.n_neighbors = w.IntInput.from_param(st.param.n_neighbors, name="k neighbours", **ints)
+                                                   label="Anchor strategy", **ints)
+        self.n_neighbors = w.IntInput.from_param(st.param.n_neighbors, label="k neighbours", **ints)
         self.subpool_size = w.IntInput.from_param(st.param.subpool_size,
-                                                  name="Subpool size M (empty: default)", **ints)
-        self.sampling = w.Select.from_param(st.param.sampling, name="Subpool",
+                                                  label="Subpool size M (empty: default)", **ints)
+        self.sampling = w.Select.from_param(st.param.sampling, label="Subpool",
                                             options={"top-M": "topk", "softmax sample": "softmax"},
                                             **ints)
         self.minority_anchors = w.Checkbox.from_param(st.param.minority_anchors,
-                                                      name="Anchors from minority classes only")
-        self.query_size = w.IntInput.from_param(st.param.query_size, name="Query size", **ints)
-        self.init_size = w.IntInput.from_param(st.param.init_size, name="Initial labelled", **ints)
-        self.n_rounds = w.IntInput.from_param(st.param.n_rounds, name="Rounds (Run N)", **ints)
-        self.seed = w.IntInput.from_param(st.param.seed, name="Seed", **ints)
+                                                      label="Anchors from minority classes only")
+        self.query_size = w.IntInput.from_param(st.param.query_size, label="Query size", **ints)
+        self.init_size = w.IntInput.from_param(st.param.init_size, label="Initial labelled", **ints)
+        self.n_rounds = w.IntInput.from_param(st.param.n_rounds, label="Rounds (Run N)", **ints)
+        self.seed = w.IntInput.from_param(st.param.seed, label="Seed", **ints)
 
         # no icons: they load a web font from a CDN, and the app serves only from its host
-        self.step_button = w.Button(name="Step", button_type="primary")
-        self.run_button = w.Button(name="Run N rounds", button_type="primary")
-        self.cancel_button = w.Button(name="Pause/Cancel", button_type="warning", disabled=True)
-        self.reset_button = w.Button(name="Reset", button_type="default")
+        self.step_button = w.Button(label="Step", button_type="primary")
+        self.run_button = w.Button(label="Run N rounds", button_type="primary")
+        self.cancel_button = w.Button(label="Pause/Cancel", button_type="warning", disabled=True)
+        self.reset_button = w.Button(label="Reset", button_type="default")
         self.step_button.on_click(lambda e: self._start(1))
         self.run_button.on_click(lambda e: self._start(self.state.n_rounds))
         self.cancel_button.on_click(lambda e: self.state.cancel())
         self.reset_button.on_click(lambda e: self.state.reset())
 
-        self.progress = w.Progress(name="Progress", value=0, max=100, active=False,
+        self.progress = w.Progress(label="Progress", value=0, max=100, active=False,
                                    sizing_mode="stretch_width", height=14)
         self.status = pn.pane.Str(st.status, styles={"font-size": "12px", "white-space": "pre-wrap"},
                                   sizing_mode="stretch_width", margin=(0, 10))
@@ -141,13 +141,13 @@ class MapControls(pn.viewable.Viewer):
         super().__init__(**params)
         st = self.state
         w = pn.widgets
-        self.run = w.Select(name="Run shown on the map", options={}, width=230)
-        self.player = w.Player(name="Round (0 = initial set)", start=0, end=1, value=0,
+        self.run = w.Select(label="Run shown on the map", options={}, width=230)
+        self.player = w.Player(label="Round (0 = initial set)", start=0, end=1, value=0,
                                interval=900, loop_policy="once", show_loop_controls=False,
                                width=330, disabled=True, show_value=False)
-        self.color_by = w.RadioButtonGroup.from_param(st.param.color_by, name="Colour pool by",
+        self.color_by = w.RadioButtonGroup.from_param(st.param.color_by, label="Colour pool by",
                                                       button_type="light", width=290)
-        self.layers = w.CheckButtonGroup.from_param(st.param.layers, name="Overlays",
+        self.layers = w.CheckButtonGroup.from_param(st.param.layers, label="Overlays",
                                                     button_type="light", width=400)
         self.run.param.watch(self._run_changed, "value")
         self.player.param.watch(self._round_changed, "value")

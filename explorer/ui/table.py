@@ -27,7 +27,7 @@ class QueriesTable(pn.viewable.Viewer):
                         "anchor": NumberFormatter(format="0"),
                         "score": NumberFormatter(format="0.0000"),
                         "similarity": NumberFormatter(format="0.000")},
-            widths={"text": 520}, name="queried points")
+            widths={"text": 520})
         st.param.watch(self._update, ["run", "round", "n_done"])
 
     def _update(self, *events):
