@@ -50,3 +50,41 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
     return "" if v is None else str(v)
+
+
+def limit_threads(n: int | None) -> dict:
+    """Cap BLAS / OpenMP / FAISS / torch threads at ``n`` (None: leave as is).
+
+    On a shared 2-core machine, multi-threaded BLAS spin-waits when other processes hold the
+    cores and small GEMMs get ~10x slower; one thread gives stable, comparable timings.
+    Returns what was set, for the results file.
+    """
+    if not n:
+        return {"threads": "default"}
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(int(n))
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(int(n))
+    except ImportError:
+        pass
+    import sys
+
+    if "torch" in sys.modules:  # only when the benchmark uses it (importing torch costs seconds)
+        sys.modules["torch"].set_num_threads(int(n))
+    return {"threads": int(n)}
+
+
+class Timer:
+    """Wall (``time.perf_counter``) and CPU (``time.process_time``) seconds of a block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        return False
