@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
+from functools import reduce
+from operator import mul
 
 import datashader as ds
 import holoviews as hv
-from functools import reduce
-from operator import mul
 import numpy as np
 import pandas as pd
 import panel as pn
