@@ -105,33 +105,29 @@ class Dataset:
         return "\n".join(lines)
 
 
+def _check_utf8(path: Path):
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
+            "re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None
+
+
 def _read(path: Path, fmt: str):
     import pandas as pd
 
     try:
         if fmt == "csv":
-            raw = path.read_bytes()
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                line = raw[: err.start].count(b"\n") + 1
-                raise DataError(
-                    f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
-                    "re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
-                ) from None
+            _check_utf8(path)
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True, encoding="utf-8")
         if fmt == "parquet":
             return pd.read_parquet(path)
-        raw = path.read_bytes()
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            line = raw[: err.start].count(b"\n") + 1
-            raise DataError(
-                f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
-                "re-save it as UTF-8"
-            ) from None
+        _check_utf8(path)
         return pd.read_json(path, lines=True, dtype=False)
     except DataError:
         raise
