@@ -5,11 +5,11 @@ from __future__ import annotations
 HELP = "Load a dataset, embed it, build the vector index and the UMAP map (all cached)."
 
 
-def add_data_arguments(parser):
+def add_data_arguments(parser, data_help=None, optional=False):
     """The options every command that takes DATA accepts (prepare, simulate, serve, label)."""
-    parser.add_argument("data", metavar="DATA",
-                        help="a .csv/.tsv, .parquet or .jsonl file, or 'sample' (shipped) or "
-                        "'brown' (after `anchoral fetch brown`)")
+    parser.add_argument("data", metavar="DATA", nargs="?" if optional else None, default=None,
+                        help=data_help or "a .csv/.tsv, .parquet or .jsonl file, or 'sample' "
+                        "(shipped) or 'brown' (after `anchoral fetch brown`)")
     parser.add_argument("--text-col", default="text", help="column holding the texts")
     parser.add_argument("--label-col", default="label", help="column holding the class labels")
     parser.add_argument("--minority", nargs="+", metavar="LABEL", default=None,
