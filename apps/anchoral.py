@@ -17,5 +17,10 @@ pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
 if pn.state.served:
     opts = app_options(sys.argv[1:], os.environ)
     prepared = load_prepared(opts["source"], **opts["load"])
+    if opts["session"]:
+        from explorer.ui.serving import ensure_session
+
+        ensure_session(opts["session"], prepared, opts)
     ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
-                load_options=opts["load"], **opts["settings"]).template().servable()
+                load_options=opts["load"], session_dir=opts["session"],
+                **opts["settings"]).template().servable()

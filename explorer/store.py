@@ -405,3 +405,34 @@ def open_session(path, prepared=None, readonly=False, progress=None):
             lock.release()
         raise
     return sess
+
+
+def save_experiment(path, experiment, data_spec, settings, meta=None):
+    """Save an experiment that is already under way (e.g. the app's comparison) as a new session.
+
+    Like :func:`create_session`, but the rounds the experiment has run are kept as they are (no
+    replay). ``settings`` are the experiment's keyword arguments (see :data:`SETTINGS`);
+    ``meta`` maps ``(run key, round)`` to ``{source, user, time}`` (default: the gold oracle).
+    Returns the writable :class:`Session`, holding the writer lock.
+    """
+    path = Path(path)
+    if (path / "session.json").exists():
+        raise SessionError(f"{path} already holds a session: open it (--session {path}) or "
+                           "choose another directory")
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise SessionError(f"unknown session setting(s) {', '.join(unknown)}; known: "
+                           f"{', '.join(SETTINGS)}")
+    path.mkdir(parents=True, exist_ok=True)
+    lock = _Lock(path)
+    lock.acquire()
+    try:
+        experiment.start()
+        sess = Session(path, experiment, data_spec, settings,
+                       [_run_spec(r) for r in experiment.runs], meta)
+        sess._lock = lock
+        sess.save()
+    except BaseException:
+        lock.release()
+        raise
+    return sess

@@ -38,13 +38,22 @@ def run(args) -> int:
 
     pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
     prepared = load_prepared(opts["source"], **opts["load"])
+    if opts["session"]:
+        from explorer.ui.serving import ensure_session
+
+        ensure_session(opts["session"], prepared, opts)
+        print(f"session {opts['session']}: resumed in every page that opens", flush=True)
 
     def page():
         return ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
-                           load_options=opts["load"], **opts["settings"]).template()
+                           load_options=opts["load"], session_dir=opts["session"],
+                           **opts["settings"]).template()
 
+    # a closed or reloaded tab gives its session directory back within seconds
     server = pn.serve(page, port=args.port, address=args.address, show=False,
                       title="AnchorAL Explorer", start=False, warm=True,
+                      unused_session_lifetime_milliseconds=5000,
+                      check_unused_sessions_milliseconds=1000,
                       websocket_origin=None if args.address in ("localhost", "127.0.0.1")
                       else "*")
     url = f"http://{args.address}:{server.port}/"

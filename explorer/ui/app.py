@@ -13,8 +13,10 @@ import threading
 import panel as pn
 import param
 
+from .actions import ExportPanel, ForkPreview, SessionPanel
 from .controls import ControlsView, MapControls, make_scheduler
 from .curves import CurvesView
+from .labelling import LabelQueue
 from .map import MapView, map_title
 from .state import ExplorerState
 from .table import QueriesTable
@@ -54,6 +56,10 @@ class ExplorerApp(pn.viewable.Viewer):
         The name of ``prepared`` among ``datasets``.
     experiment_factory : callable, optional
         Passed to :class:`ExplorerState` (tests inject a stub engine here).
+    load_options : dict, optional
+        How ``dataset`` was loaded (columns, embeddings, index): stored in saved sessions.
+    session_dir : str, optional
+        A session directory to open (resume) when the page loads (``anchoral serve --session``).
     **settings
         Initial values of :class:`ExplorerState` settings (``filters``, ``query_size``, ...).
     """
@@ -61,9 +67,10 @@ class ExplorerApp(pn.viewable.Viewer):
     state = param.ClassSelector(class_=ExplorerState)
 
     def __init__(self, prepared, *, datasets=None, dataset="sample", experiment_factory=None,
-                 load_options=None, **settings):
+                 load_options=None, session_dir=None, **settings):
         super().__init__(state=ExplorerState(prepared, experiment_factory=experiment_factory,
                                              **settings))
+        self._session_dir = session_dir
         self._factory = experiment_factory
         self._settings = settings
         self._load_options = dict(load_options or {})
@@ -74,26 +81,55 @@ class ExplorerApp(pn.viewable.Viewer):
         self._sidebar = pn.Column(sizing_mode="stretch_width")
         self._main = pn.Column(sizing_mode="stretch_width")
         self._build()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            # a closed tab releases its session directory (the writer lock)
+            pn.state.on_session_destroyed(lambda ctx: self.state.close())
+            pn.state.onload(self._on_load)
+
+    def _on_load(self):
+        st = self.state
+        ctx = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+        if getattr(ctx, "server_context", None) is None:
+            return  # the server's warm-up page: no browser, and nothing would release a lock
+        if self._session_dir:
+            st.open_session(self._session_dir, make_scheduler())
+        elif st.annotate_data:
+            st.start(1, make_scheduler())  # the first batch to label
 
     def _build(self):
         st = self.state
+        st.source = self._dataset
+        st.load_options = {k: v for k, v in self._load_options.items() if k != "minority"}
         self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
         self.map = MapView(state=st)
         self.map_controls = MapControls(state=st)
         self.curves = CurvesView(state=st)
         self.table = QueriesTable(state=st)
+        self.queue = LabelQueue(state=st)
+        self.session = SessionPanel(state=st)
+        self.exports = ExportPanel(state=st)
+        self.fork_preview = ForkPreview(state=st)
         ds = st.prepared.dataset
         about = pn.pane.Str(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} classes",
                             styles={"font-size": "12px"})
         title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
-                                    st.param.n_done),
+                                    st.param.version),
                             styles={"font-weight": "bold", "font-family": "sans-serif",
                                     "font-size": "15px"})
-        self._sidebar[:] = [self._loading, self.controls.buttons(), about,
-                            self.controls.settings()]
+        mode = ("annotate mode: you label every batch" if st.annotate_data else
+                "gold labels: simulated, or tick 'Label by hand'")
+        about = pn.pane.Str(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} classes; {mode}",
+                            styles={"font-size": "12px", "white-space": "pre-wrap"},
+                            sizing_mode="stretch_width")
+        self._sidebar[:] = [self._loading, self.controls.buttons(), about, self.session,
+                            self.exports, self.controls.settings()]
         self._main[:] = [
-            self.map_controls, title, self.map,
+            self.map_controls, title,
+            pn.Row(self.queue, self.map, sizing_mode="stretch_width"),
+            pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
+                             "the map", margin=(0, 10)),
+            self.fork_preview,
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
             self.curves,
@@ -133,6 +169,7 @@ class ExplorerApp(pn.viewable.Viewer):
             return
         self._loading.visible = False
         self._dataset = source
+        self.state.close()
         self.state = ExplorerState(prepared, experiment_factory=self._factory, **self._settings)
         self._build()
 

@@ -69,6 +69,9 @@ class ControlsView(pn.viewable.Viewer):
         self.init_size = w.IntInput.from_param(st.param.init_size, label="Initial labelled", **ints)
         self.n_rounds = w.IntInput.from_param(st.param.n_rounds, label="Rounds (Run N)", **ints)
         self.seed = w.IntInput.from_param(st.param.seed, label="Seed", **ints)
+        self.label_by_hand = w.Checkbox.from_param(
+            st.param.label_by_hand, label="Label by hand (gold labels only for agreement)",
+            disabled=st.annotate_data)
 
         # no icons: they load a web font from a CDN, and the app serves only from its host
         self.step_button = w.Button(label="Step", button_type="primary")
@@ -88,7 +91,8 @@ class ControlsView(pn.viewable.Viewer):
                                    sizing_mode="stretch_width")
         self.stale = pn.pane.Alert("Settings changed: press **Reset** to start over with them.",
                                    alert_type="warning", visible=False, sizing_mode="stretch_width")
-        st.param.watch(self._sync, ["busy", "progress", "status", "error", "stale", "n_done"])
+        st.param.watch(self._sync, ["busy", "progress", "status", "error", "stale", "version",
+                                    "label_by_hand"])
         self._sync()
 
     def _start(self, n):
@@ -98,7 +102,7 @@ class ControlsView(pn.viewable.Viewer):
         st = self.state
         busy = st.busy
         self.step_button.disabled = busy
-        self.run_button.disabled = busy
+        self.run_button.disabled = busy or st.hand
         self.cancel_button.disabled = not busy
         self.progress.value = int(round(100 * st.progress)) if busy or st.n_done else 0
         self.progress.active = busy and st.progress == 0
@@ -126,6 +130,7 @@ class ControlsView(pn.viewable.Viewer):
                     collapsed=False, sizing_mode="stretch_width"),
             pn.Row(self.query_size, self.init_size, sizing_mode="stretch_width"),
             pn.Row(self.n_rounds, self.seed, sizing_mode="stretch_width"),
+            self.label_by_hand,
             sizing_mode="stretch_width")
 
     def __panel__(self):
@@ -151,7 +156,7 @@ class MapControls(pn.viewable.Viewer):
                                                     button_type="light", width=400)
         self.run.param.watch(self._run_changed, "value")
         self.player.param.watch(self._round_changed, "value")
-        st.param.watch(self._sync, ["n_done", "run", "round"])
+        st.param.watch(self._sync, ["version", "run", "round"])
         self._sync()
 
     def _run_changed(self, event):
@@ -159,8 +164,9 @@ class MapControls(pn.viewable.Viewer):
             self.state.run = event.new
 
     def _round_changed(self, event):
-        if self.state.n_done and event.new != self.state.round:
-            self.state.round = int(event.new)
+        st = self.state
+        if st.last_round() and event.new != st.round:
+            st.round = min(int(event.new), st.last_round())
 
     def _sync(self, *events):
         st = self.state
@@ -168,7 +174,7 @@ class MapControls(pn.viewable.Viewer):
         if self.run.options != options:
             self.run.options = options
         self.run.value = st.run
-        n = st.n_done
+        n = st.last_round()
         self.player.disabled = n == 0
         self.player.end = max(n, 1)
         if self.player.value != st.round:

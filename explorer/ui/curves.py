@@ -92,7 +92,7 @@ class CurvesView(pn.viewable.Viewer):
         self._grid = pn.GridBox(ncols=3, sizing_mode="stretch_width")
         self._runs: list[str] = []
         self._rebuild(self.state.expected_runs())
-        self.state.param.watch(self._on_rounds, ["n_done"])
+        self.state.param.watch(self._on_rounds, ["version"])
         self.state.param.watch(self._on_round, ["round", "run"])
 
     def _rebuild(self, runs):
@@ -159,6 +159,8 @@ class CurvesView(pn.viewable.Viewer):
 
     def _on_round(self, *events):
         rec = self.state.record()
+        if rec is not None and rec.proposed:
+            rec = self.state.record(round=rec.round - 1)
         locations = [np.nan if rec is None else
                      float(rec.round if x == "round" else rec.metrics.get("n_labelled", np.nan))
                      for x, _ in self._markers]

@@ -26,7 +26,10 @@ LAYER_STYLE = {
                     line_width=0.8),
     "queried": dict(label="Queried", marker="diamond", size=11, line_color="white",
                     line_width=1.0),
+    "preview": dict(label="Preview subpool", marker="circle", size=8, fill_alpha=0,
+                    line_color="#00a6c7", line_width=1.4),
 }
+UNLABELLED, UNLABELLED_COLOR = "(unlabelled)", "#8c8c8c"
 #: glyphs the browser draws at most per overlay (a larger subpool is subsampled for display)
 MAX_GLYPHS = 20_000
 HOVER = [("id", "@id"), ("text", "@text"), ("gold", "@label"), ("score", "@score{0.000}"),
@@ -52,33 +55,38 @@ class MapView(pn.viewable.Viewer):
         self._xy = coords
         self._labels = np.array(ds_.classes, dtype=object)
         self._stream = hv.streams.Params(
-            st, ["run", "round", "layers", "n_done"], rename={"round": "round_"})
+            st, ["run", "round", "layers", "version", "preview"], rename={"round": "round_"})
         self._values = hv.streams.Pipe(data=self._value_frame(None))
         self._values_shown = False
         self._plot = self._build()
         self._pane = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width",
                                        height=self.height, linked_axes=False,
                                        css_classes=["anchoral-map"])
-        st.param.watch(self._update_values, ["color_by", "n_done", "run"])
+        st.param.watch(self._update_values, ["color_by", "version", "run"])
 
     # ------------------------------------------------------------------- the background
     def _background(self):
         st = self.state
         ds_ = st.prepared.dataset
-        cls = pd.Categorical.from_codes(np.where(ds_.y >= 0, ds_.y, 0), categories=list(ds_.classes))
+        # annotate mode: rows without a label are their own (grey) category
+        names = list(ds_.classes) + [UNLABELLED]
+        cls = pd.Categorical.from_codes(np.where(ds_.y >= 0, ds_.y, len(ds_.classes)),
+                                        categories=names)
         df = pd.DataFrame({"x": self._xy[:, 0], "y": self._xy[:, 1], "cls": cls})
         minority = np.isin(ds_.y, st._prepared_for_settings().dataset.minority)
-        colors = st.class_colors
+        colors = dict(st.class_colors, **{UNLABELLED: UNLABELLED_COLOR})
         layers = []
-        for part, spread in ((~minority, 1), (minority, 3)):
+        # the pool must read clearly behind the overlays: every occupied pixel at least ~70 %
+        # opaque, single points spread to 2 px; the minority on top, spread further
+        for part, spread in ((~minority, 2), (minority, 3)):
             if not part.any():
                 continue
             pts = hv.Points(df[part], kdims=["x", "y"], vdims=["cls"])
             shaded = datashade(pts, aggregator=ds.count_cat("cls"), color_key=colors,
-                               min_alpha=90 if spread == 1 else 200)
+                               min_alpha=180 if spread == 2 else 230)
             # the class legend is the HTML one above the map (Bokeh's field legend for a
             # categorical raster clashes with the glyph overlays' legend)
-            layers.append(dynspread(shaded, threshold=0.6, max_px=spread).opts(
+            layers.append(dynspread(shaded, threshold=0.8, max_px=spread).opts(
                 show_legend=False))
         values = rasterize(hv.DynamicMap(self._value_points, streams=[self._values]),
                            aggregator=ds.mean("value")).opts(
@@ -137,7 +145,7 @@ class MapView(pn.viewable.Viewer):
     def _points(self, name, ids, rec=None, color=None):
         style = dict(LAYER_STYLE[name])
         label = style.pop("label")
-        shown = name.split("_")[0] in self.state.layers
+        shown = name == "preview" or name.split("_")[0] in self.state.layers
         if not shown:
             ids = ids[:0]
         if len(ids) > MAX_GLYPHS:
@@ -156,10 +164,10 @@ class MapView(pn.viewable.Viewer):
         rec = st.record(run, round_)
         return rec.labelled if rec is not None else st.initial_labelled()
 
-    def _labelled(self, run, round_, layers, n_done):
+    def _labelled(self, run, round_, layers, version, preview):
         return self._points("labelled", self._labelled_ids(run, round_))
 
-    def _labelled_fill(self, run, round_, layers, n_done):
+    def _labelled_fill(self, run, round_, layers, version, preview):
         # one fixed-colour layer per class: a colour *field* would make Bokeh build a
         # field legend that clashes with the other overlays
         st = self.state
@@ -176,23 +184,28 @@ class MapView(pn.viewable.Viewer):
                 color=st.class_colors.get(name, "#999999"), show_legend=False, **style))
         return hv.Overlay(parts)
 
-    def _subpool(self, run, round_, layers, n_done):
+    def _subpool(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         ids = rec.subpool if rec is not None and run and not run.startswith("full/") else \
             np.empty(0, np.int64)
         return self._points("subpool", ids, rec)
 
-    def _anchors(self, run, round_, layers, n_done):
+    def _anchors(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         ids = rec.anchors if rec is not None else np.empty(0, np.int64)
         return self._points("anchors", ids, rec)
 
-    def _queried(self, run, round_, layers, n_done):
+    def _queried(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         ids = rec.queried if rec is not None else np.empty(0, np.int64)
         return self._points("queried", ids, rec, color=run_color(run or ""))
 
-    def _links(self, run, round_, layers, n_done):
+    def _preview(self, run, round_, layers, version, preview):
+        p = preview
+        ids = p["subpool"] if p is not None and p["run"] == run else np.empty(0, np.int64)
+        return self._points("preview", ids)
+
+    def _links(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         cols = ["x0", "y0", "x1", "y1"]
         if rec is None or "links" not in layers or not len(rec.queried):
@@ -210,7 +223,8 @@ class MapView(pn.viewable.Viewer):
                                                             line_width=1)
         # draw order: subpool under labelled under anchors under queried
         overlays = [hv.DynamicMap(getattr(self, f"_{name}"), streams=s)
-                    for name in ("subpool", "labelled_fill", "labelled", "anchors", "queried")]
+                    for name in ("subpool", "preview", "labelled_fill", "labelled", "anchors",
+                                 "queried")]
         plot = self._background() * links
         for o in overlays:
             plot = plot * o
@@ -231,7 +245,8 @@ class MapView(pn.viewable.Viewer):
             f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
             f'background:{color};margin-right:4px"></span>{html.escape(name)}'
             f'{" <b>(minority)</b>" if name in minority else ""}</span>'
-            for name, color in st.class_colors.items())
+            for name, color in list(st.class_colors.items()) + (
+                [(UNLABELLED, UNLABELLED_COLOR)] if st.annotate_data else []))
         if st.color_by != "class":
             what = "P(minority)" if st.color_by == "probability" else "normalised entropy"
             return (f'<div style="font-size:12px">Pool coloured by the current model\'s {what} '
@@ -239,7 +254,8 @@ class MapView(pn.viewable.Viewer):
                     '<span style="background:linear-gradient(90deg,#313695,#ffffbf,#a50026);'
                     'display:inline-block;width:120px;height:10px"></span> 0 → 1. '
                     f'Overlay fill: {items}</div>')
-        return f'<div style="font-size:12px">Pool by gold class: {items}</div>'
+        what = "label (seed labels only: annotate mode)" if st.annotate_data else "gold class"
+        return f'<div style="font-size:12px">Pool by {what}: {items}</div>'
 
     def __panel__(self):
         st = self.state
@@ -253,7 +269,10 @@ def map_title(state: ExplorerState) -> str:
     """One line over the map: which run and round it shows."""
     if state.run is None or state.round == 0:
         return "Initial labelled set" if state.experiment is not None else "The pool"
-    return f"{run_label(state.run)}, round {state.round} of {state.n_done}"
+    rec = state.record()
+    if rec is not None and rec.proposed:
+        return f"{run_label(state.run)}, round {state.round}: the batch to label"
+    return f"{run_label(state.run)}, round {state.round} of {state.rounds_of()}"
 
 
 __all__ = ["MapView", "LAYERS", "map_title"]

@@ -6,6 +6,7 @@ No Panel import: the CLI parses its arguments before starting a server.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .state import FILTERS, MODELS, STRATEGIES
 
@@ -31,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", default="entropy", choices=STRATEGIES,
                         help="base query strategy at start")
     parser.add_argument("--model", default="lr", choices=tuple(MODELS), help="model at start")
+    parser.add_argument("--session", metavar="DIR", default=None,
+                        help="session directory: resumed where it stopped when it holds one, "
+                        "created otherwise; every labelled or simulated round is saved there")
+    parser.add_argument("--label-by-hand", action="store_true",
+                        help="label the queried texts yourself even though the data has gold "
+                        "labels (the app shows agreement with gold)")
 
 
 def app_options(argv, env=None) -> dict:
@@ -54,9 +61,42 @@ def options_from_args(args, env=None) -> dict:
 
         raise ParameterError(f"--filters={args.filters!r}: unknown filter(s) {unknown}; use a "
                              f"comma-separated list from {', '.join(FILTERS)}")
-    settings = dict(filters=filters, strategy=args.strategy, model=args.model)
+    settings = dict(filters=filters, strategy=args.strategy, model=args.model,
+                    label_by_hand=bool(getattr(args, "label_by_hand", False)))
     datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
-    return {"source": source, "load": load, "settings": settings, "datasets": datasets}
+    session = getattr(args, "session", None)
+    return {"source": source, "load": load, "settings": settings, "datasets": datasets,
+            "session": str(Path(session).expanduser().resolve()) if session else None}
+
+
+def ensure_session(path, prepared, opts) -> str:
+    """Validate the session directory ``path``, or create it from the app's start settings.
+
+    Raises :class:`~explorer.exceptions.SessionError` (a foreign or corrupted directory, or
+    another dataset) before the server starts.
+    """
+    from ..exceptions import SessionError
+    from ..store import create_session, data_spec_of, read_manifest
+    from .engine import experiment_settings
+
+    p = Path(path)
+    if (p / "session.json").exists():
+        doc = read_manifest(p)
+        spec = doc["dataset"]
+        if spec.get("content_hash") != prepared.dataset.content_hash:
+            raise SessionError(f"session {p} was made on dataset {spec.get('source')!r}, not "
+                               f"{opts['source']!r}; serve that dataset to resume it")
+        return str(p)
+    load = opts["load"]
+    spec = data_spec_of(prepared, opts["source"], load.get("text_col", "text"),
+                        load.get("label_col", "label"), load.get("embeddings"),
+                        load.get("index", "auto"))
+    if str(opts["source"]).startswith("synthetic:"):
+        spec["source"] = opts["source"]
+    st = opts["settings"]
+    runs = [(f, st["strategy"]) for f in st["filters"]]
+    create_session(p, prepared, spec, runs, **experiment_settings(prepared, st)).close()
+    return str(p)
 
 
 def _available(name, args) -> bool:

@@ -28,7 +28,7 @@ class QueriesTable(pn.viewable.Viewer):
                         "score": NumberFormatter(format="0.0000"),
                         "similarity": NumberFormatter(format="0.000")},
             widths={"text": 520})
-        st.param.watch(self._update, ["run", "round", "n_done"])
+        st.param.watch(self._update, ["run", "round", "version"])
 
     def _update(self, *events):
         self.table.value = self.state.queries_frame()

@@ -3,7 +3,10 @@
 Two apps are served by one Bokeh server in a background thread:
 
 * ``/sample``  — the explorer on the shipped sample (``load_prepared("sample")``, as in production);
-* ``/hostile`` — a small synthetic pool whose texts and class names are hostile markup.
+* ``/hostile`` — a small synthetic pool whose texts and class names are hostile markup;
+* ``/annotate`` — the sample with all but 10 labels per class removed (annotate mode: a person
+  labels every batch);
+* ``/hostile-label`` — the hostile pool labelled by hand.
 
 A screenshot of every failing test's page is kept in ``tests/ui/artifacts/`` (git-ignored).
 """
@@ -63,6 +66,24 @@ def hostile_prepared():
     return dataclasses.replace(p, dataset=ds)
 
 
+def annotate_prepared(prepared, per_class=10, seed=0):
+    """``prepared`` with all but ``per_class`` seed labels per class removed (label -1)."""
+    import hashlib
+
+    import numpy as np
+
+    ds = prepared.dataset
+    rng = np.random.default_rng(seed)
+    y = np.full(ds.n, -1, np.int64)
+    for c in range(ds.n_classes):
+        keep = rng.choice(np.flatnonzero(ds.y == c), per_class, replace=False)
+        y[keep] = c
+    digest = hashlib.sha256(ds.content_hash.encode() + y.tobytes()).hexdigest()
+    dataset = dataclasses.replace(ds, y=y, content_hash=digest, name=f"{ds.name}-annotate",
+                                  split=None)
+    return dataclasses.replace(prepared, dataset=dataset)
+
+
 def sample_source() -> str:
     """The shipped sample when its vectors ship (no embedding on start), else a synthetic pool."""
     root = Path(__file__).resolve().parents[2] / "sample_data"
@@ -82,6 +103,7 @@ def app_url():
     pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
     source = sample_source()
     shared = {"sample": load_prepared(source), "hostile": hostile_prepared()}
+    shared["annotate"] = annotate_prepared(shared["sample"])
 
     def sample():
         return ExplorerApp(shared["sample"], dataset=source, datasets=[source]).template()
@@ -90,8 +112,19 @@ def app_url():
         return ExplorerApp(shared["hostile"], dataset="hostile", datasets=["hostile"],
                            init_size=40, query_size=10, n_neighbors=20).template()
 
+    def annotate():
+        return ExplorerApp(shared["annotate"], dataset="sample-annotate",
+                           datasets=["sample-annotate"], filters=["anchoral"],
+                           query_size=10).template()
+
+    def hostile_label():
+        return ExplorerApp(shared["hostile"], dataset="hostile", datasets=["hostile"],
+                           init_size=40, query_size=3, n_neighbors=20, filters=["anchoral"],
+                           label_by_hand=True).template()
+
     port = _free_port()
-    server = pn.serve({"sample": sample, "hostile": hostile}, port=port, address="127.0.0.1",
+    server = pn.serve({"sample": sample, "hostile": hostile, "annotate": annotate,
+                       "hostile-label": hostile_label}, port=port, address="127.0.0.1",
                       websocket_origin=f"127.0.0.1:{port}", show=False, threaded=True,
                       start=True)
     base = f"http://127.0.0.1:{port}"

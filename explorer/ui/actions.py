@@ -1,0 +1,163 @@
+"""Session, export, fork and preview controls: thin widgets over :class:`ExplorerState` methods."""
+
+from __future__ import annotations
+
+import html
+import io
+
+import panel as pn
+import param
+
+from .controls import make_scheduler
+from .state import ANCHOR_STRATEGIES, STRATEGIES, ExplorerState, run_label
+
+EXPORTS = (("labels", "csv", "Labels CSV"), ("labels", "parquet", "Labels Parquet"),
+           ("labels", "jsonl", "Labels JSONL"), ("rounds", "csv", "Rounds CSV"),
+           ("plots", "png", "Plots PNG"), ("plots", "html", "Plots HTML"))
+
+
+class SessionPanel(pn.viewable.Viewer):
+    """Open a saved session directory, or save the comparison so far as one."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        st = self.state
+        w = pn.widgets
+        self.path = w.TextInput(label="Session directory", placeholder="e.g. ~/labels/spam-1",
+                                value=st.session_dir, sizing_mode="stretch_width")
+        self.open_button = w.Button(label="Open session", button_type="default")
+        self.save_button = w.Button(label="Save as session", button_type="default")
+        self.open_button.on_click(lambda e: st.open_session(self._path(), make_scheduler()))
+        self.save_button.on_click(lambda e: st.save_session(self._path()))
+        self.info = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        st.param.watch(self._sync, ["session_dir", "busy"])
+        self._sync()
+
+    def _path(self):
+        import os
+
+        return os.path.expanduser(self.path.value_input or self.path.value or "")
+
+    def _sync(self, *events):
+        st = self.state
+        self.open_button.disabled = self.save_button.disabled = st.busy
+        if st.session_dir:
+            if not self.path.value:
+                self.path.value = st.session_dir
+            self.info.object = (f'<div style="font-size:12px">Saving every round to '
+                                f"<code>{html.escape(st.session_dir)}</code></div>")
+        else:
+            self.info.object = ('<div style="font-size:12px;color:#666">Not saved: give a '
+                                "directory and press Save as session.</div>")
+
+    def __panel__(self):
+        return pn.Card(self.info, self.path, pn.Row(self.open_button, self.save_button),
+                       title="Session", collapsed=False, sizing_mode="stretch_width")
+
+
+class ExportPanel(pn.viewable.Viewer):
+    """Download buttons: labels (CSV/Parquet/JSONL), the rounds table, the plots (PNG/HTML)."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.buttons = []
+        for what, fmt, label in EXPORTS:
+            b = pn.widgets.FileDownload(
+                callback=self._callback(what, fmt), filename=f"anchoral-{what}.{fmt}",
+                label=label, button_type="light", embed=False, width=140)
+            self.buttons.append(b)
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   sizing_mode="stretch_width")
+
+    def _callback(self, what, fmt):
+        def make():
+            from ..exceptions import ExplorerError
+
+            try:
+                data = self.state.export_bytes(what, fmt)
+            except ExplorerError as err:
+                self.error.object = html.escape(str(err))
+                self.error.visible = True
+                return None
+            self.error.visible = False
+            return io.BytesIO(data)
+        return make
+
+    def __panel__(self):
+        return pn.Card(pn.FlexBox(*self.buttons), self.error, title="Export",
+                       collapsed=True, sizing_mode="stretch_width")
+
+
+class ForkPreview(pn.viewable.Viewer):
+    """'Preview next round' and 'Fork from this round' with other settings."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        st = self.state
+        w = pn.widgets
+        self.strategy = w.Select(label="Strategy", options=list(STRATEGIES), value=st.strategy,
+                                 width=130)
+        self.n_anchors = w.IntInput(label="Anchors per class", value=st.n_anchors, start=1,
+                                    width=130)
+        self.n_neighbors = w.IntInput(label="k neighbours", value=st.n_neighbors, start=1,
+                                      width=110)
+        self.subpool_size = w.IntInput(label="Subpool size M", value=st.subpool_size, start=1,
+                                       width=130)
+        self.anchor_strategy = w.Select(label="Anchor strategy", options=list(ANCHOR_STRATEGIES),
+                                        value=st.anchor_strategy, width=130)
+        self.preview_button = w.Button(label="Preview next round", button_type="default",
+                                       width=170)
+        self.fork_button = w.Button(label="Fork from this round", button_type="default",
+                                    width=170)
+        self.preview_button.on_click(self._preview)
+        self.fork_button.on_click(self._fork)
+        self.result = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width",
+                                   css_classes=["anchoral-preview"])
+        st.param.watch(self._sync, ["preview", "busy", "run", "round", "version"])
+        self._sync()
+
+    def _params(self):
+        return dict(n_anchors=self.n_anchors.value, n_neighbors=self.n_neighbors.value,
+                    subpool_size=self.subpool_size.value,
+                    anchor_strategy=self.anchor_strategy.value)
+
+    def _preview(self, event):
+        self.state.preview_next(make_scheduler(), self.strategy.value, **self._params())
+
+    def _fork(self, event):
+        self.state.fork(make_scheduler(), self.strategy.value, **self._params())
+
+    def _sync(self, *events):
+        st = self.state
+        ready = st.experiment is not None and st.run is not None and not st.busy
+        self.preview_button.disabled = not ready
+        at = min(st.round, st.rounds_of())
+        self.fork_button.disabled = not ready
+        self.fork_button.label = f"Fork from round {at}"
+        p = st.preview
+        if p is None:
+            self.result.object = ('<div style="font-size:12px;color:#666">Preview: what these '
+                                  "settings would retrieve next, without changing the session. "
+                                  "Fork: a new run from the round on the map.</div>")
+            return
+        total = sum(p["mix"].values()) or 1
+        mix = " · ".join(f"{html.escape(k)} {v:,} ({v / total:.0%})" for k, v in p["mix"].items())
+        self.result.object = (
+            f'<div style="font-size:13px">Preview of round {p["round"]} of '
+            f'{html.escape(run_label(p["run"]))} (nothing changed): subpool '
+            f'<b>{len(p["subpool"]):,}</b> rows, {len(p["anchors"])} anchors; class mix by '
+            f'{p["by"]} label: {mix}. Shown on the map as cyan rings.</div>')
+
+    def __panel__(self):
+        return pn.Column(
+            pn.FlexBox(self.strategy, self.n_anchors, self.n_neighbors, self.subpool_size,
+                       self.anchor_strategy,
+                       pn.Column(pn.Spacer(height=18), pn.Row(self.preview_button,
+                                                               self.fork_button))),
+            self.result, sizing_mode="stretch_width")
