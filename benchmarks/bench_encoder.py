@@ -98,15 +98,22 @@ def main(argv=None):
     ratio_cpu = med["full"]["cpu_selection"] / med["anchoral"]["cpu_selection"]
     c_wall = med["full"]["encode_ms_per_text_wall"] / 1000
     c_cpu = med["full"]["encode_ms_per_text_cpu"] / 1000
+    from explorer.session import default_subpool_size
+
+    # AnchorAL scores at most min(M, classes x anchors x k) rows (what the anchors retrieve)
+    retrieved = exp.n_classes * exp.n_anchors * exp.n_neighbors
     proj = []
     for n in (10_000, 100_000, 1_000_000):
-        m = 10_000 if n >= 100_000 else max(250, n // 10)
-        proj.append({"pool": n, "M": m, "full_s_cpu": c_cpu * n, "anchoral_s_cpu": c_cpu * m,
-                     "ratio": n / m, "full_h_cpu": c_cpu * n / 3600})
+        n_pool = int(0.8 * n)  # the 20 % test split is never scored
+        m = min(default_subpool_size(n_pool), retrieved)
+        proj.append({"pool": n, "scored_full": n_pool, "scored_anchoral": m,
+                     "full_s_cpu": c_cpu * n_pool, "anchoral_s_cpu": c_cpu * m,
+                     "ratio": n_pool / m, "full_h_cpu": c_cpu * n_pool / 3600})
     print(f"\nfull / AnchorAL selection time per round: {ratio_wall:.1f}x wall, {ratio_cpu:.1f}x CPU")
     print(f"per-text encode cost: {1000 * c_wall:.1f} ms wall, {1000 * c_cpu:.1f} ms CPU "
           f"(max_length 128, {threads['threads']} thread(s))")
-    print(table(proj, ["pool", "M", "full_s_cpu", "anchoral_s_cpu", "ratio", "full_h_cpu"]))
+    print(table(proj, ["pool", "scored_full", "scored_anchoral", "full_s_cpu", "anchoral_s_cpu",
+                       "ratio", "full_h_cpu"]))
     path = save("encoder" + ("_quick" if args.quick else ""),
                 {**threads, "pool_rows": p.dataset.n, "train_pool": len(exp.train_ids),
                  "subpool_size": exp.subpool_size, "epochs": args.epochs, "rows": rows,

@@ -5,7 +5,7 @@
 
 Every (dataset, seed) is one :func:`explorer.session.simulate` with all runs (anchoral, full,
 randsub, seals) x (entropy, badge) from the same initial set (100 rows, 5 per minority class), LR
-head, engine defaults (M = ``default_subpool_size``: 343 on the sample, 4,600 on Brown). The table
+head, engine defaults (M = ``default_subpool_size``: 1,140 on the sample, 10,000 on Brown). The table
 gives mean ± sd over seeds of the last round's minority share and of the minority-F1 AUC (the
 normalised area under the minority-F1 curve over rounds), and the mean per-round selection time.
 The curves (mean over seeds, ± sd band) are saved as ``benchmarks/results/quality*.png``.

@@ -17,7 +17,8 @@ def machine() -> dict:
 
     info = {"python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()]}
     for mod in ("faiss", "torch", "umap", "sentence_transformers", "panel", "datashader"):
         try:
             info[mod] = __import__(mod).__version__
