@@ -46,8 +46,8 @@ class PoolContext:
         Labelled ids and their class indices.
     unlabelled : int64 array (U,)
         Ids that may be queried (sorted; no labelled, held-out or skipped id).
-    excluded : int64 array
-        Ids retrieval must never return (labelled, held-out test rows, skipped).
+    excluded : int64 array of ids, or boolean mask of shape (n,)
+        Rows retrieval must never return (labelled, held-out test rows, skipped).
     n_classes : int
     minority : tuple of int
     round : int

@@ -124,7 +124,8 @@ class Run:
     def context(self) -> PoolContext:
         exp = self.experiment
         unl = self.unlabelled()
-        excluded = np.setdiff1d(np.arange(exp.dataset.n, dtype=np.int64), unl, assume_unique=True)
+        excluded = np.ones(exp.dataset.n, bool)  # a mask: cheap to build and to search with
+        excluded[unl] = False
         return PoolContext(model=self.model, index=exp.prepared.index,
                            embeddings=exp.prepared.embeddings, labelled=self.labelled,
                            labels=self.labels, unlabelled=unl, excluded=excluded,

@@ -83,3 +83,17 @@ def test_errors():
         index.search(np.ones((1, 3)), 5)
     with pytest.raises(ParameterError, match="not built yet"):
         ExactIndex().search(X[:1], 5)
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf"])
+def test_exclude_as_mask_equals_exclude_as_ids(kind):
+    X = clustered(3000)
+    index = build_index(X, kind)
+    ids = np.arange(1, 3000, 4)
+    mask = np.zeros(3000, bool)
+    mask[ids] = True
+    a = index.search(X[:20], 30, exclude=ids)
+    b = index.search(X[:20], 30, exclude=mask)
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(ParameterError, match=r"exclude as a mask must have shape \(3000,\)"):
+        index.search(X[:1], 5, exclude=np.zeros(10, bool))
