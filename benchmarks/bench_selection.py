@@ -8,7 +8,9 @@ run and the engine's defaults (LR head, 100 initial rows with 5 per minority cla
 round, 20 % held-out test split, M = ``default_subpool_size``, 10 anchors per class, k = 50). Round 0
 (initial fit) and ``--warmup`` rounds are run untimed, then ``--rounds`` rounds are timed with the
 engine's own ``time.perf_counter`` timings (``Selection.t_retrieval / t_scoring / t_selection``);
-the table reports the median over the timed rounds. ``t_context`` is the time the session spends
+the table reports the median over the timed rounds (``--rounds-1m``, default 2, at 1M), and
+``cpu_propose``, the CPU time (``time.process_time``) of the whole ``Run.propose()``, since on a
+shared machine wall time also counts waiting for a core (``--threads 1`` by default). ``t_context`` is the time the session spends
 outside the filter building the round's unlabelled / excluded id arrays (it grows with the pool).
 
 FullPool and RandomSubpool do not use the index, so they are run once per pool (under "exact"
