@@ -171,3 +171,100 @@ def test_synthetic_source_is_validated():
     assert parse("synthetic:1_000_000") == 1_000_000
     with pytest.raises(ParameterError, match=r"row count must be an integer >= 500"):
         parse("synthetic:ten")
+
+
+# ------------------------------------------------------------------ labelling, sessions, fork
+def _label_batch(st, value_of=None):
+    names = st.prepared.dataset.classes
+    y = st.prepared.dataset.y
+    for i in list(st.queue_ids()):
+        st.label(value_of(i) if value_of else names[max(y[i], 0)], direct)
+    st.wait()
+
+
+def test_hand_labelling_commits_a_batch_and_proposes_the_next(pool):
+    st = ExplorerState(pool, filters=["anchoral"], label_by_hand=True, subpool_size=300)
+    assert st.hand and not st.annotate_data
+    assert st.start(1, direct)
+    st.wait()
+    assert st.error == "" and st.round == 1 and st.record().proposed
+    ids = st.queue_ids().copy()
+    assert len(ids) == 25 and st.queue_pos == 0
+    st.label("common", direct)
+    st.back()
+    assert st.queue_pos == 0
+    _label_batch(st)
+    assert st.error == "" and st.rounds_of() == 1 and st.round == 2
+    rec = st.record(round=1)
+    assert rec.source == "human" and rec.queried.tolist() == ids.tolist()
+    assert st.agreement() == (25, 25)
+    assert set(st.queue_ids()).isdisjoint(ids)
+
+
+def test_label_rejects_an_unknown_class(pool):
+    st = ExplorerState(pool, filters=["anchoral"], label_by_hand=True, subpool_size=300)
+    st.start(1, direct)
+    st.wait()
+    assert not st.label("<b>nope</b>", direct)
+    assert "is not a class" in st.error and st.queue_pos == 0
+
+
+def test_preview_changes_nothing_and_fork_adds_a_run(pool):
+    st = ExplorerState(pool, filters=["anchoral"], subpool_size=300)
+    st.step()
+    st.step()
+    before = st.experiment.run("anchoral/entropy").pending
+    assert st.preview_next(direct, None, n_anchors=3)
+    st.wait()
+    p = st.preview
+    assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
+    assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
+    assert st.experiment.run("anchoral/entropy").pending is before and st.rounds_of() == 2
+    st.round = 1
+    assert st.fork(direct, "random", n_anchors=5)
+    st.wait()
+    fork = "anchoral/random[n_anchors=5]@anchoral/entropy:1"
+    assert st.runs == ["anchoral/entropy", fork] and st.run == fork and st.rounds_of(fork) == 1
+    assert run_label(fork) == "AnchorAL · random [n_anchors=5] ⑂ AnchorAL · entropy @1"
+    assert run_color(fork) != run_color("anchoral/entropy")
+    st.step()  # every run, the fork included
+    assert st.rounds_of(fork) == 2 and st.rounds_of("anchoral/entropy") == 3
+
+
+def test_session_save_open_resume_and_second_writer(pool, tmp_path):
+    st = ExplorerState(pool, filters=["anchoral"], label_by_hand=True, subpool_size=300)
+    st.source = "synthetic:3000"
+    st.start(1, direct)
+    st.wait()
+    _label_batch(st)
+    assert st.save_session(str(tmp_path / "s")), st.error
+    first = st.queue_ids()[:2].tolist()
+    st.label("rare", direct)
+    st.label("common", direct)   # two pending labels of round 2, saved at once
+    other = ExplorerState(pool)
+    other.lock_wait = 0.5
+    assert other.open_session(str(tmp_path / "s"), direct)
+    other.wait()
+    assert "open for writing by another process" in other.error and not other.busy
+    st.close()
+    again = ExplorerState(pool)
+    again.open_session(str(tmp_path / "s"), direct)
+    again.wait()
+    assert again.error == "" and again.session_dir == str(tmp_path / "s")
+    assert again.label_by_hand and again.runs == ["anchoral/entropy"]
+    assert again.rounds_of() == 1 and again.record(round=1).source == "human"
+    assert again.given == {first[0]: "rare", first[1]: "common"} and again.queue_pos == 2
+    assert "2 of 25 labels of round 2 were kept" in again.status
+    csv = again.export_bytes("labels", "csv").decode()
+    assert csv.startswith("run,round,position,id") and csv.count("\n") == 26
+    assert again.export_bytes("plots", "png")[:4] == b"\x89PNG"
+    again.close()
+
+
+def test_open_session_errors_are_shown_not_raised(pool, tmp_path):
+    st = ExplorerState(pool)
+    assert not st.open_session(str(tmp_path), direct)
+    assert "not an AnchorAL session" in st.error
+    (tmp_path / "session.json").write_text("{broken")
+    assert not st.open_session(str(tmp_path), direct)
+    assert "corrupted" in st.error

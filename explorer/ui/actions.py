@@ -103,13 +103,13 @@ class ForkPreview(pn.viewable.Viewer):
         w = pn.widgets
         self.strategy = w.Select(label="Strategy", options=list(STRATEGIES), value=st.strategy,
                                  width=130)
-        self.n_anchors = w.IntInput(label="Anchors per class", value=st.n_anchors, start=1,
+        self.n_anchors = w.IntInput(label="Anchors/class", value=st.n_anchors, start=1,
                                     width=130)
-        self.n_neighbors = w.IntInput(label="k neighbours", value=st.n_neighbors, start=1,
-                                      width=110)
-        self.subpool_size = w.IntInput(label="Subpool size M", value=st.subpool_size, start=1,
+        self.n_neighbors = w.IntInput(label="k", value=st.n_neighbors, start=1,
+                                      width=90)
+        self.subpool_size = w.IntInput(label="M", value=st.subpool_size, start=1,
                                        width=130)
-        self.anchor_strategy = w.Select(label="Anchor strategy", options=list(ANCHOR_STRATEGIES),
+        self.anchor_strategy = w.Select(label="Anchor choice", options=list(ANCHOR_STRATEGIES),
                                         value=st.anchor_strategy, width=130)
         self.preview_button = w.Button(label="Preview next round", button_type="default",
                                        width=170)

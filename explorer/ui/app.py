@@ -8,6 +8,7 @@ only) is shared between sessions, through :func:`load_prepared`.
 
 from __future__ import annotations
 
+import html
 import threading
 
 import panel as pn
@@ -111,17 +112,15 @@ class ExplorerApp(pn.viewable.Viewer):
         self.exports = ExportPanel(state=st)
         self.fork_preview = ForkPreview(state=st)
         ds = st.prepared.dataset
-        about = pn.pane.Str(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} classes",
-                            styles={"font-size": "12px"})
         title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
                                     st.param.version),
                             styles={"font-weight": "bold", "font-family": "sans-serif",
                                     "font-size": "15px"})
         mode = ("annotate mode: you label every batch" if st.annotate_data else
                 "gold labels: simulated, or tick 'Label by hand'")
-        about = pn.pane.Str(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} classes; {mode}",
-                            styles={"font-size": "12px", "white-space": "pre-wrap"},
-                            sizing_mode="stretch_width")
+        about = pn.pane.HTML(html.escape(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} "
+                                         f"classes; {mode}"),
+                             styles={"font-size": "12px"}, sizing_mode="stretch_width")
         self._sidebar[:] = [self._loading, self.controls.buttons(), about, self.session,
                             self.exports, self.controls.settings()]
         self._main[:] = [
@@ -161,8 +160,6 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _loaded(self, source, prepared, error):
         if prepared is None:
-            import html
-
             self._loading.alert_type = "danger"
             self._loading.object = html.escape(f"Could not load {source}: {error}")
             self.controls.dataset_select.value = self._dataset

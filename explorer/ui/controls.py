@@ -85,8 +85,9 @@ class ControlsView(pn.viewable.Viewer):
 
         self.progress = w.Progress(label="Progress", value=0, max=100, active=False,
                                    sizing_mode="stretch_width", height=14)
-        self.status = pn.pane.Str(st.status, styles={"font-size": "12px", "white-space": "pre-wrap"},
-                                  sizing_mode="stretch_width", margin=(0, 10))
+        # HTML (escaped), not Str: a <pre> does not wrap in the narrow sidebar
+        self.status = pn.pane.HTML("", styles={"font-size": "12px"},
+                                   sizing_mode="stretch_width", margin=(0, 10))
         self.error = pn.pane.Alert("", alert_type="danger", visible=False,
                                    sizing_mode="stretch_width")
         self.stale = pn.pane.Alert("Settings changed: press **Reset** to start over with them.",
@@ -106,7 +107,7 @@ class ControlsView(pn.viewable.Viewer):
         self.cancel_button.disabled = not busy
         self.progress.value = int(round(100 * st.progress)) if busy or st.n_done else 0
         self.progress.active = busy and st.progress == 0
-        self.status.object = st.status
+        self.status.object = html.escape(st.status)
         # errors may quote dataset values (class names, paths): escape before markdown renders
         self.error.object = html.escape(st.error)
         self.error.visible = bool(st.error)

@@ -29,6 +29,7 @@ class KeyCatcher(JSComponent):
 
     _esm = """
     export function render({ model }) {
+      let n = 0;  // keys pressed within one millisecond stay distinct
       const onkey = (e) => {
         if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
         const t = e.composedPath ? e.composedPath()[0] : e.target;
@@ -38,7 +39,8 @@ class KeyCatcher(JSComponent):
         const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
         if (!/^[1-9s]$/.test(k) && k !== "Backspace") return;
         e.preventDefault();
-        model.key = k + ":" + Date.now();
+        n += 1;
+        model.key = k + ":" + Date.now() + ":" + n;
       };
       document.addEventListener("keydown", onkey);
       model.on("remove", () => document.removeEventListener("keydown", onkey));

@@ -3,6 +3,8 @@
     python tests/ui/measure_app.py cold        # cold start to map drawn, and Step time, on the sample
     python tests/ui/measure_app.py zoom 1000000  # pan/zoom re-render time on a synthetic pool
     python tests/ui/measure_app.py shot 10     # docs/img/app-10-rounds.png after 10 compared rounds
+    python tests/ui/measure_app.py label 3     # label N batches by keys (time to the next round),
+                                               # then docs/img/app-labelling.png
 
 Each mode starts ``panel serve apps/anchoral.py`` in a subprocess on a free port (as a user would)
 and drives Debian chromium through Playwright.
@@ -178,6 +180,47 @@ def shot(rounds):
         proc.wait(10)
 
 
+def label(batches):
+    """Label the sample by hand (keys), timing last key -> next batch on the map and queue."""
+    import tempfile
+
+    expect.set_options(timeout=300_000)
+    tmp = tempfile.mkdtemp(prefix="anchoral-label-")
+    proc, url, _ = serve("sample", "--label-by-hand", "--filters", "anchoral", "--session",
+                         f"{tmp}/session")
+    out = ROOT / "docs" / "img" / "app-labelling.png"
+    header = ".anchoral-queue-header"
+    try:
+        with sync_playwright() as pw:
+            b = browser(pw)
+            page = b.new_page(viewport={"width": 1500, "height": 1150})
+            open_map(page, url)
+            expect(page.locator(header)).to_contain_text("Label round 1")
+            times = []
+            for r in range(1, batches + 1):
+                for k in range(25):
+                    expect(page.locator(header)).to_contain_text(f"{k + 1} of 25")
+                    t0 = time.perf_counter()
+                    page.keyboard.press("2" if k % 4 == 0 else "1")
+                expect(page.locator(header)).to_contain_text(f"Label round {r + 1}")
+                wait_until(lambda: overlay_sizes(page).get("Queried", 0) == 25, interval=0.05,
+                           message="next batch on the map")
+                times.append(time.perf_counter() - t0)
+            print(f"last label of a batch -> next round's batch in the queue and on the map: "
+                  f"median {statistics.median(times):.2f} s ({', '.join(f'{t:.2f}' for t in times)})")
+            for k in range(4):
+                expect(page.locator(header)).to_contain_text(f"{k + 1} of 25")
+                page.keyboard.press("1")
+            expect(page.locator(header)).to_contain_text("5 of 25")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(out))
+            print(f"saved {out.relative_to(ROOT)}")
+            b.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "cold"
     if mode == "cold":
@@ -186,5 +229,7 @@ if __name__ == "__main__":
         zoom(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
     elif mode == "shot":
         shot(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+    elif mode == "label":
+        label(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
     else:
         sys.exit(__doc__)
