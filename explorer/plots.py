@@ -18,9 +18,11 @@ PANELS = (
 
 
 def _runs(rounds):
+    """One line per run: the records' ``run`` key (forks apart from their parents)."""
     key = rounds["filter"].astype(str) + "/" + rounds["strategy"].astype(str)
-    if "branch" in rounds.columns:
-        key = rounds["branch"].fillna(key).astype(str)
+    for col in ("run", "branch"):
+        if col in rounds.columns:
+            key = rounds[col].fillna(key).astype(str)
     return rounds.assign(run=key)
 
 

@@ -256,7 +256,7 @@ def data_spec_of(prepared, source, text_col="text", label_col="label", embedding
     return {"source": src, "name": ds.name, "text_col": text_col, "label_col": label_col,
             "minority": list(ds.minority_names), "content_hash": ds.content_hash,
             "embeddings": None if embeddings is None else str(Path(embeddings).resolve()),
-            "index": index, "n": int(ds.n)}
+            "index": index, "n": int(ds.n), "drop_invalid": bool(ds.dropped)}
 
 
 def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), **settings):
@@ -352,6 +352,7 @@ def open_session(path, prepared=None, readonly=False, progress=None):
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
                            label_col=spec.get("label_col", "label"),
                            minority=spec.get("minority") or None,
+                           drop_invalid=bool(spec.get("drop_invalid", False)),
                            embeddings=spec.get("embeddings"), index=spec.get("index", "auto"),
                            progress=False)
     if prepared.dataset.content_hash != spec.get("content_hash"):

@@ -27,7 +27,7 @@ TITLE = "AnchorAL Explorer"
 
 @pn.cache(max_items=4)
 def load_prepared(source="sample", text_col="text", label_col="label", minority=None,
-                  cache_dir=None, embeddings=None, index="auto"):
+                  cache_dir=None, embeddings=None, index="auto", drop_invalid=False):
     """The prepared pool for ``source``, shared read-only by every session of this server.
 
     ``"synthetic:N"`` gives a synthetic pool of N rows (no embedding, no UMAP); anything else goes
@@ -41,7 +41,8 @@ def load_prepared(source="sample", text_col="text", label_col="label", minority=
 
     minority = list(minority) if minority else None
     return prepare(source, text_col=text_col, label_col=label_col, minority=minority,
-                   cache_dir=cache_dir, embeddings=embeddings, index=index, progress=False)
+                   drop_invalid=drop_invalid, cache_dir=cache_dir, embeddings=embeddings,
+                   index=index, progress=False)
 
 
 class ExplorerApp(pn.viewable.Viewer):

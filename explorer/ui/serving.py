@@ -13,20 +13,13 @@ from .state import FILTERS, MODELS, STRATEGIES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """DATA and every ``prepare`` option, plus the app's starting settings."""
-    parser.add_argument("data", metavar="DATA", nargs="?", default=None,
-                        help="a .csv/.tsv, .parquet or .jsonl file, 'sample' (shipped), 'brown' "
-                        "(after `anchoral fetch brown`) or 'synthetic:N' (N synthetic rows, no "
-                        "embedding); default: $ANCHORAL_DATA or 'sample'")
-    parser.add_argument("--text-col", default="text", help="column holding the texts")
-    parser.add_argument("--label-col", default="label", help="column holding the class labels")
-    parser.add_argument("--minority", nargs="+", metavar="LABEL", default=None,
-                        help="minority class name(s); default: classes below 10%% of the rows")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache root (default $ANCHORAL_CACHE_DIR or ~/.cache/anchoral-explorer)")
-    parser.add_argument("--embeddings", metavar="FILE.npy", default=None,
-                        help="precomputed vectors, one row per text, instead of the encoder")
-    parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto",
-                        help="vector index; auto = exact up to 100k rows, IVF above")
+    from ..commands.prepare import add_data_arguments
+
+    add_data_arguments(
+        parser, optional=True,
+        data_help="a .csv/.tsv, .parquet or .jsonl file, 'sample' (shipped), 'brown' (after "
+        "`anchoral fetch brown`) or 'synthetic:N' (N synthetic rows, no embedding); default: "
+        "$ANCHORAL_DATA or 'sample'")
     parser.add_argument("--filters", default="anchoral,full",
                         help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
     parser.add_argument("--strategy", default="entropy", choices=STRATEGIES,
@@ -53,7 +46,8 @@ def options_from_args(args, env=None) -> dict:
     source = args.data or env.get("ANCHORAL_DATA") or "sample"
     load = dict(text_col=args.text_col, label_col=args.label_col,
                 minority=tuple(args.minority) if args.minority else None,
-                cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index)
+                cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
+                drop_invalid=bool(getattr(args, "drop_invalid", False)))
     filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
     unknown = [f for f in filters if f not in FILTERS]
     if unknown or not filters:
