@@ -259,15 +259,8 @@ def data_spec_of(prepared, source, text_col="text", label_col="label", embedding
             "index": index, "n": int(ds.n), "drop_invalid": bool(ds.dropped)}
 
 
-def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), **settings):
-    """Start a new session in ``path`` (must not hold one) and save round 0.
-
-    ``settings`` are :class:`~explorer.session.Experiment` keyword arguments (see
-    :data:`SETTINGS`).
-    """
-    from .session import Experiment
-
-    path = Path(path)
+def _new_session_dir(path: Path, settings) -> _Lock:
+    """Check that ``path`` can hold a new session with ``settings``; create it, take its lock."""
     if (path / "session.json").exists():
         raise SessionError(f"{path} already holds a session: open it (--session {path}) or "
                            "choose another directory")
@@ -278,6 +271,19 @@ def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), *
     path.mkdir(parents=True, exist_ok=True)
     lock = _Lock(path)
     lock.acquire()
+    return lock
+
+
+def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), **settings):
+    """Start a new session in ``path`` (must not hold one) and save round 0.
+
+    ``settings`` are :class:`~explorer.session.Experiment` keyword arguments (see
+    :data:`SETTINGS`).
+    """
+    from .session import Experiment
+
+    path = Path(path)
+    lock = _new_session_dir(path, settings)
     try:
         exp = Experiment(prepared, list(runs), **settings)
         exp.start()
@@ -417,16 +423,7 @@ def save_experiment(path, experiment, data_spec, settings, meta=None):
     Returns the writable :class:`Session`, holding the writer lock.
     """
     path = Path(path)
-    if (path / "session.json").exists():
-        raise SessionError(f"{path} already holds a session: open it (--session {path}) or "
-                           "choose another directory")
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise SessionError(f"unknown session setting(s) {', '.join(unknown)}; known: "
-                           f"{', '.join(SETTINGS)}")
-    path.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(path)
-    lock.acquire()
+    lock = _new_session_dir(path, settings)
     try:
         experiment.start()
         sess = Session(path, experiment, data_spec, settings,
