@@ -21,7 +21,7 @@ $(VENV)/.installed: $(PY) pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser)
+# Debian chromium for the browser tests (Playwright's own browser download fails offline)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 

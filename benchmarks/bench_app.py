@@ -80,15 +80,8 @@ def measure_sample(rows, n_later=3, n_steps=4):
     ]
 
 
-IMG_JS = """() => { window.__img = () => { const doc = Bokeh.documents[0];
-  const ms = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
-  const fig = ms.find(m => m.name === "anchoral-map");
-  return fig.renderers.filter(r => r.glyph && r.glyph.type.startsWith("Image"))
-    .map(r => r.data_source.data.image ? r.data_source.data.image[0] : null); }; }"""
-
-
 def measure_big(n, rows):
-    from measure_app import browser, open_map, serve, step_time
+    from measure_app import browser, open_map, pan_zoom_times, serve, step_time
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=600_000)
@@ -98,25 +91,9 @@ def measure_big(n, rows):
             b = browser(pw)
             page = b.new_page(viewport={"width": 1500, "height": 1300})
             first = open_map(page, url)
-            page.evaluate(IMG_JS)
-            box = page.locator(".anchoral-map").first.bounding_box()
-            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            times = []
-            for action, arg in [("wheel", -400), ("wheel", -400), ("drag", 150), ("wheel", 400),
-                                ("drag", -150), ("wheel", -300), ("drag", 100), ("wheel", 300)]:
-                page.evaluate("() => { window.__before = window.__img(); }")
-                t0 = time.perf_counter()
-                page.mouse.move(cx, cy)
-                if action == "wheel":
-                    page.mouse.wheel(0, arg)
-                else:
-                    page.mouse.down()
-                    page.mouse.move(cx + arg, cy + arg / 3, steps=5)
-                    page.mouse.up()
-                page.wait_for_function("""() => { const now = window.__img();
-                    return now.length && now.every((a, i) => a !== window.__before[i]); }""",
-                                       timeout=120_000, polling=20)
-                times.append(time.perf_counter() - t0)
+            times = pan_zoom_times(page, [("wheel", -400), ("wheel", -400), ("drag", 150),
+                                          ("wheel", 400), ("drag", -150), ("wheel", -300),
+                                          ("drag", 100), ("wheel", 300)])
             step = step_time(page, 1)
             b.close()
         mem = peak_rss_mib(proc.pid)

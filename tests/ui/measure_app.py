@@ -108,6 +108,36 @@ ZOOM_JS = """() => {
 }"""
 
 
+IMAGES_JS = """() => { window.__img = () => { const doc = Bokeh.documents[0];
+  const ms = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
+  const fig = ms.find(m => m.name === "anchoral-map");
+  return fig.renderers.filter(r => r.glyph && r.glyph.type.startsWith("Image"))
+    .map(r => r.data_source.data.image ? r.data_source.data.image[0] : null); }; }"""
+
+
+def pan_zoom_times(page, actions):
+    """Seconds from each wheel/drag on the map until every datashader image was replaced."""
+    page.evaluate(IMAGES_JS)
+    box = page.locator(".anchoral-map").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    times = []
+    for action, arg in actions:
+        page.evaluate("() => { window.__before = window.__img(); }")
+        t0 = time.perf_counter()
+        page.mouse.move(cx, cy)
+        if action == "wheel":
+            page.mouse.wheel(0, arg)
+        else:
+            page.mouse.down()
+            page.mouse.move(cx + arg, cy + arg / 3, steps=5)
+            page.mouse.up()
+        page.wait_for_function("""() => { const now = window.__img();
+            return now.length && now.every((a, i) => a !== window.__before[i]); }""",
+                               timeout=120_000, polling=20)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def zoom(n):
     expect.set_options(timeout=300_000)
     proc, url, t_server = serve(f"synthetic:{n}", "--index", "exact")
@@ -118,29 +148,8 @@ def zoom(n):
             first = open_map(page, url)
             print(f"synthetic pool of {n:,} rows: server up {t_server:.1f} s, first map "
                   f"{first:.1f} s (builds the pool)")
-            page.evaluate("""() => { window.__img = () => { const doc = Bokeh.documents[0];
-              const ms = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
-              const fig = ms.find(m => m.name === "anchoral-map");
-              return fig.renderers.filter(r => r.glyph && r.glyph.type.startsWith("Image"))
-                .map(r => r.data_source.data.image ? r.data_source.data.image[0] : null); }; }""")
-            box = page.locator(".anchoral-map").first.bounding_box()
-            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            times = []
-            for i, (action, arg) in enumerate([("wheel", -400), ("wheel", -400), ("drag", 150),
-                                               ("wheel", 400), ("drag", -150), ("wheel", -300)]):
-                page.evaluate("() => { window.__before = window.__img(); }")
-                t0 = time.perf_counter()
-                page.mouse.move(cx, cy)
-                if action == "wheel":
-                    page.mouse.wheel(0, arg)
-                else:
-                    page.mouse.down()
-                    page.mouse.move(cx + arg, cy + arg / 3, steps=5)
-                    page.mouse.up()
-                page.wait_for_function("""() => { const now = window.__img();
-                    return now.length && now.every((a, i) => a !== window.__before[i]); }""",
-                                       timeout=120_000, polling=20)
-                times.append(time.perf_counter() - t0)
+            times = pan_zoom_times(page, [("wheel", -400), ("wheel", -400), ("drag", 150),
+                                          ("wheel", 400), ("drag", -150), ("wheel", -300)])
             print(f"pan/zoom to re-rasterised map: median {statistics.median(times):.2f} s, max "
                   f"{max(times):.2f} s ({', '.join(f'{t:.2f}' for t in times)})")
             t = step_time(page, 1)
