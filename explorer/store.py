@@ -259,8 +259,8 @@ def data_spec_of(prepared, source, text_col="text", label_col="label", embedding
             "index": index, "n": int(ds.n), "drop_invalid": bool(ds.dropped)}
 
 
-def _new_session_dir(path: Path, settings) -> _Lock:
-    """Check that ``path`` can hold a new session with ``settings``; create it, take its lock."""
+def _check_new_session(path: Path, settings):
+    """Raise :class:`SessionError` unless ``path`` can hold a new session with ``settings``."""
     if (path / "session.json").exists():
         raise SessionError(f"{path} already holds a session: open it (--session {path}) or "
                            "choose another directory")
@@ -268,10 +268,6 @@ def _new_session_dir(path: Path, settings) -> _Lock:
     if unknown:
         raise SessionError(f"unknown session setting(s) {', '.join(unknown)}; known: "
                            f"{', '.join(SETTINGS)}")
-    path.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(path)
-    lock.acquire()
-    return lock
 
 
 def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), **settings):
@@ -282,18 +278,9 @@ def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), *
     """
     from .session import Experiment
 
-    path = Path(path)
-    lock = _new_session_dir(path, settings)
-    try:
-        exp = Experiment(prepared, list(runs), **settings)
-        exp.start()
-        sess = Session(path, exp, data_spec, settings, [_run_spec(r) for r in exp.runs])
-        sess._lock = lock
-        sess.save()
-    except BaseException:
-        lock.release()
-        raise
-    return sess
+    _check_new_session(Path(path), settings)
+    return save_experiment(path, Experiment(prepared, list(runs), **settings), data_spec,
+                           settings)
 
 
 def read_manifest(path) -> dict:
@@ -423,7 +410,10 @@ def save_experiment(path, experiment, data_spec, settings, meta=None):
     Returns the writable :class:`Session`, holding the writer lock.
     """
     path = Path(path)
-    lock = _new_session_dir(path, settings)
+    _check_new_session(path, settings)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = _Lock(path)
+    lock.acquire()
     try:
         experiment.start()
         sess = Session(path, experiment, data_spec, settings,

@@ -114,16 +114,9 @@ class EngineDriver:
         rec, sel = run.records[rnd], run.selections[rnd]
         before = run.labelled[:run.records[rnd - 1]["n_labelled"]]
         metrics = {k: v for k, v in rec.items() if k not in _METRIC_DROP}
-        return RoundRecord(
-            run=key, round=int(rec["round"]), labelled=before.copy(),
-            anchors=np.asarray(sel.anchors, np.int64).copy(),
-            subpool=np.asarray(sel.subpool, np.int64).copy(),
-            queried=np.asarray(sel.ids, np.int64).copy(),
-            scores=np.asarray(sel.scores, np.float64).copy(),
-            anchor_of=np.asarray(sel.anchor_id, np.int64).copy(),
-            similarity=np.asarray(sel.similarity, np.float64).copy(),
-            metrics=metrics, labels=np.asarray(rec["queried_labels"], np.int64).copy(),
-            source=self.source(key, rnd))
+        return _from_selection(key, int(rec["round"]), before, sel, metrics=metrics,
+                               labels=np.asarray(rec["queried_labels"], np.int64).copy(),
+                               source=self.source(key, rnd))
 
     def history(self, key) -> list:
         run = self.run(key)
@@ -147,15 +140,8 @@ class EngineDriver:
         """The next batch of run ``key`` (selected, not labelled) as a record of the next round."""
         run = self.run(key)
         sel = run.propose()
-        return RoundRecord(
-            run=key, round=run.round + 1, labelled=run.labelled.copy(),
-            anchors=np.asarray(sel.anchors, np.int64).copy(),
-            subpool=np.asarray(sel.subpool, np.int64).copy(),
-            queried=np.asarray(sel.ids, np.int64).copy(),
-            scores=np.asarray(sel.scores, np.float64).copy(),
-            anchor_of=np.asarray(sel.anchor_id, np.int64).copy(),
-            similarity=np.asarray(sel.similarity, np.float64).copy(),
-            metrics={"subpool_size": len(sel.subpool)}, proposed=True)
+        return _from_selection(key, run.round + 1, run.labelled, sel,
+                               metrics={"subpool_size": len(sel.subpool)}, proposed=True)
 
     def commit(self, key, labels, user) -> RoundRecord:
         """A person's labels (class names, None = skip) for run ``key``'s proposed batch."""
@@ -209,3 +195,16 @@ class EngineDriver:
 
     def filter_params(self) -> dict:
         return dict(self.experiment.filter_params)
+
+
+def _from_selection(key, rnd, labelled, sel, **fields) -> RoundRecord:
+    """A :class:`RoundRecord` holding copies of a selection's arrays (the engine keeps its own)."""
+    return RoundRecord(
+        run=key, round=rnd, labelled=np.asarray(labelled, np.int64).copy(),
+        anchors=np.asarray(sel.anchors, np.int64).copy(),
+        subpool=np.asarray(sel.subpool, np.int64).copy(),
+        queried=np.asarray(sel.ids, np.int64).copy(),
+        scores=np.asarray(sel.scores, np.float64).copy(),
+        anchor_of=np.asarray(sel.anchor_id, np.int64).copy(),
+        similarity=np.asarray(sel.similarity, np.float64).copy(),
+        **fields)
