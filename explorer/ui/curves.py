@@ -13,7 +13,8 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
 from bokeh.plotting import figure
 
-from .state import ExplorerState, run_color, run_label
+from .records import run_color, run_filter, run_label
+from .state import ExplorerState
 
 COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "t_selection",
            "t_retrieval", "t_scoring", "t_train", "t_cumulative", "minority_f1", "macro_f1"]
@@ -109,7 +110,7 @@ class CurvesView(pn.viewable.Viewer):
             fig.title.text_font_size = "11px"
             items = []
             for k in self._runs:
-                if name == "subpool-share" and k.startswith("full/"):
+                if name == "subpool-share" and run_filter(k) == "full":
                     continue  # the full pool's "subpool" is the pool: the prior line stands for it
                 src, color, label = self._sources[k], run_color(k), run_label(k)
                 line = fig.line(x, y, source=src, color=color, line_width=2, name=label)

@@ -1,7 +1,7 @@
-"""The explorer's bridge to the engine: :class:`explorer.session.Experiment`, by its contract.
+"""The explorer's engine: :class:`explorer.session.Experiment` behind the :class:`ExperimentDriver` contract.
 
 :class:`EngineDriver` builds an experiment from the session's settings (or opens a saved
-session directory) and turns each run's round into a :class:`~explorer.ui.state.RoundRecord`
+session directory) and turns each run's round into a :class:`~explorer.ui.records.RoundRecord`
 (copies, so views never read engine objects that a worker thread is changing). When it is bound
 to a session directory (:mod:`explorer.store`), every committed round is saved before it returns.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .state import RoundRecord
+from .records import RoundRecord
 
 _METRIC_DROP = ("anchor_ids", "subpool_ids", "queried_ids", "queried_labels")
 
@@ -34,7 +34,8 @@ def experiment_settings(prepared, settings) -> dict:
 
 
 class EngineDriver:
-    """Drive an :class:`~explorer.session.Experiment` one run-round at a time.
+    """Drive an :class:`~explorer.session.Experiment` one run-round at a time (an
+    :class:`~explorer.ui.driver.ExperimentDriver`).
 
     Parameters
     ----------
@@ -86,6 +87,10 @@ class EngineDriver:
     def close(self):
         if self.session is not None:
             self.session.close()
+
+    @property
+    def session_path(self) -> str | None:
+        return None if self.session is None else str(self.session.path)
 
     # ----------------------------------------------------------------------------- reading
     @property

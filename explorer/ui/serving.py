@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .state import FILTERS, MODELS, STRATEGIES
+from .records import FILTERS, MODELS, STRATEGIES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
