@@ -404,13 +404,6 @@ class ExplorerState(param.Parameterized):
             return None
         return recs[round - 1]
 
-    def labelled_after(self, run=None, round=None) -> np.ndarray:
-        """Ids labelled once ``round`` committed: its training set plus its queries."""
-        rec = self.record(run, round)
-        if rec is None:
-            return self.initial_labelled()
-        return np.union1d(rec.labelled, rec.queried)
-
     def initial_labelled(self) -> np.ndarray:
         """The initial labelled set (empty before the experiment is built)."""
         if self.experiment is None:
