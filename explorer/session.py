@@ -636,17 +636,22 @@ class Experiment:
         return pd.DataFrame(rows)
 
     def save(self, out_dir):
-        """Write ``rounds.parquet`` and ``queries.parquet`` under ``out_dir``; returns the paths."""
-        from pathlib import Path
+        """Write ``rounds.parquet`` and ``queries.parquet`` under ``out_dir``; returns the paths.
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = out / "rounds.parquet", out / "queries.parquet"
-        for path, df in zip(paths, (self.rounds_frame(), self.queries_frame())):
-            tmp = path.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False)
-            tmp.replace(path)
-        return paths
+        The one writer of these two tables (``anchoral simulate`` and saved sessions use it).
+        """
+        return save_tables(out_dir, self.rounds_frame(), self.queries_frame())
+
+
+def save_tables(out_dir, rounds, queries):
+    """Write a rounds and a queries table as ``rounds.parquet`` / ``queries.parquet`` (atomic)."""
+    from pathlib import Path
+
+    from ._io import write_atomic
+
+    out = Path(out_dir)
+    return tuple(write_atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+                 for name, df in (("rounds", rounds), ("queries", queries)))
 
 
 def simulate(prepared, n_rounds, runs=(("anchoral", "entropy"), ("full", "entropy")),

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import write_atomic
 from .exceptions import SessionError
 
 FORMAT = "anchoral-session"
@@ -48,14 +49,6 @@ LABEL_COLUMNS = ["run", "round", "position", "id", "label", "skipped", "gold", "
 
 def _now():
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, write):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _json_default(v):
@@ -164,13 +157,13 @@ class Session:
         self._check_writable()
         pending = self.pending()
         pending[run_key] = {str(int(k)): v for k, v in labels.items()}
-        _write_atomic(self.path / "pending.json",
+        write_atomic(self.path / "pending.json",
                       lambda p: p.write_text(json.dumps(pending, indent=1)))
 
     def clear_pending(self, run_key):
         pending = self.pending()
         if pending.pop(run_key, None) is not None:
-            _write_atomic(self.path / "pending.json",
+            write_atomic(self.path / "pending.json",
                           lambda p: p.write_text(json.dumps(pending, indent=1)))
 
     def pending(self) -> dict:
@@ -188,14 +181,12 @@ class Session:
         self.path.mkdir(parents=True, exist_ok=True)
         doc = {"format": FORMAT, "version": VERSION, "created": self.created, "saved": _now(),
                "dataset": self.data_spec, "settings": self.settings, "runs": self.runs_spec}
-        _write_atomic(self.path / "session.json",
+        write_atomic(self.path / "session.json",
                       lambda p: p.write_text(json.dumps(doc, indent=2, default=_json_default)))
         labels = self.labels_frame()
-        _write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
+        write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
         exp = self.experiment
-        rounds, queries = exp.rounds_frame(), exp.queries_frame()
-        _write_atomic(self.path / "rounds.parquet", lambda p: rounds.to_parquet(p, index=False))
-        _write_atomic(self.path / "queries.parquet", lambda p: queries.to_parquet(p, index=False))
+        exp.save(self.path)
 
     def close(self):
         if self._lock is not None:

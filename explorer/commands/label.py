@@ -71,7 +71,7 @@ def open_or_create(args, out=None):
         sess = open_session(path, prepared=prepared)
         print(f"resumed session {path}", file=out)
         return sess
-    annotate = bool((prepared.dataset.y < 0).any())
+    annotate = not prepared.dataset.fully_labelled
     spec = data_spec_of(prepared, args.data, args.text_col, args.label_col, args.embeddings,
                         args.index)
     sess = create_session(path, prepared, spec, [(args.filter, args.strategy)],

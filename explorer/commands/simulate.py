@@ -139,7 +139,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from explorer.commands.prepare import prepare_from_args
-    from explorer.session import Experiment
+    from explorer.session import Experiment, save_tables
 
     runs, seeds, test_size = _check(args)
     prepared = prepare_from_args(args, projection=False, progress=not args.quiet)
@@ -179,10 +179,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rounds = pd.concat([e.rounds_frame() for e in experiments], ignore_index=True)
     queries = pd.concat([e.queries_frame() for e in experiments], ignore_index=True)
-    for name, df in (("rounds", rounds), ("queries", queries)):
-        tmp = out / f"{name}.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        tmp.replace(out / f"{name}.parquet")
+    save_tables(out, rounds, queries)
     summary = pd.concat(summaries, ignore_index=True)
     print(summarise(summary).to_string(index=False))
     print(f"wrote {out / 'rounds.parquet'} ({len(rounds):,} rows) and "

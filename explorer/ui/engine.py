@@ -23,7 +23,7 @@ _EXPERIMENT_ARGS = {"model": "model", "query_size": "query_size", "init_size": "
 
 def is_annotate_data(prepared) -> bool:
     """True when the data lacks gold labels for some rows (annotate mode)."""
-    return bool((np.asarray(prepared.dataset.y) < 0).any())
+    return not prepared.dataset.fully_labelled
 
 
 def experiment_settings(prepared, settings) -> dict:

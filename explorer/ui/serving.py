@@ -94,9 +94,9 @@ def ensure_session(path, prepared, opts) -> str:
 
 
 def _available(name, args) -> bool:
-    from .. import datasets
+    from .. import corpora
 
     try:
-        return datasets.resolve_builtin(name, args.cache_dir) is not None
+        return corpora.resolve_builtin(name, args.cache_dir) is not None
     except Exception:  # a missing built-in is simply not offered
         return False
