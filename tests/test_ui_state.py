@@ -201,7 +201,7 @@ def test_hand_labelling_commits_a_batch_and_proposes_the_next(pool):
     _label_batch(st)
     assert st.job.error == "" and st.rounds_of() == 1 and st.round == 2
     rec = st.record(round=1)
-    assert rec.source == "human" and rec.queried.tolist() == ids.tolist()
+    assert rec.label_source == "human" and rec.queried.tolist() == ids.tolist()
     assert st.queue.agreement(st.history) == (25, 25)
     assert set(st.queue.queue_ids()).isdisjoint(ids)
 
@@ -256,7 +256,7 @@ def test_session_save_open_resume_and_second_writer(pool, tmp_path):
     again.wait()
     assert again.job.error == "" and again.session_dir == str(tmp_path / "s")
     assert again.label_by_hand and again.runs == ["anchoral/entropy"]
-    assert again.rounds_of() == 1 and again.record(round=1).source == "human"
+    assert again.rounds_of() == 1 and again.record(round=1).label_source == "human"
     assert again.queue.given == {first[0]: "rare", first[1]: "common"}
     assert again.queue.queue_pos == 2
     assert "2 of 25 labels of round 2 were kept" in again.job.status

@@ -49,8 +49,8 @@ class ControlsView(pn.viewable.Viewer):
         self.sampling = w.Select.from_param(st.param.sampling, label="Subpool",
                                             options={"top-M": "topk", "softmax sample": "softmax"},
                                             **ints)
-        self.minority_anchors = w.Checkbox.from_param(st.param.minority_anchors,
-                                                      label="Anchors from minority classes only")
+        self.minority_only = w.Checkbox.from_param(st.param.minority_only,
+                                                   label="Anchors from minority classes only")
         self.query_size = w.IntInput.from_param(st.param.query_size, label="Query size", **ints)
         self.init_size = w.IntInput.from_param(st.param.init_size, label="Initial labelled", **ints)
         self.n_rounds = w.IntInput.from_param(st.param.n_rounds, label="Rounds (Run N)", **ints)
@@ -109,7 +109,7 @@ class ControlsView(pn.viewable.Viewer):
             self.model, self.strategy,
             pn.pane.Markdown("**Filters to compare**", margin=(5, 10, 0, 10)), self.filters,
             pn.Card(self.n_anchors, self.anchor_strategy, self.n_neighbors, self.subpool_size,
-                    self.sampling, self.minority_anchors, title="AnchorAL parameters",
+                    self.sampling, self.minority_only, title="AnchorAL parameters",
                     collapsed=False, sizing_mode="stretch_width"),
             pn.Row(self.query_size, self.init_size, sizing_mode="stretch_width"),
             pn.Row(self.n_rounds, self.seed, sizing_mode="stretch_width"),

@@ -14,11 +14,9 @@ from .records import RoundRecord
 
 _METRIC_DROP = ("anchor_ids", "subpool_ids", "queried_ids", "queried_labels")
 
-#: state settings -> Experiment keyword arguments (the rest are the app's own)
-_EXPERIMENT_ARGS = {"model": "model", "query_size": "query_size", "init_size": "init_size",
-                    "seed": "seed", "subpool_size": "subpool_size", "n_anchors": "n_anchors",
-                    "n_neighbors": "n_neighbors", "anchor_strategy": "anchor_strategy",
-                    "sampling": "sampling", "minority_anchors": "minority_only"}
+#: the state's settings that are Experiment keyword arguments (the rest are the app's own)
+EXPERIMENT_ARGS = ("model", "query_size", "init_size", "seed", "subpool_size", "n_anchors",
+                   "n_neighbors", "anchor_strategy", "sampling", "minority_only")
 
 
 def is_annotate_data(prepared) -> bool:
@@ -28,7 +26,7 @@ def is_annotate_data(prepared) -> bool:
 
 def experiment_settings(prepared, settings) -> dict:
     """The :class:`~explorer.session.Experiment` keyword arguments of the app's settings."""
-    out = {dst: settings[src] for src, dst in _EXPERIMENT_ARGS.items() if src in settings}
+    out = {name: settings[name] for name in EXPERIMENT_ARGS if name in settings}
     out["mode"] = "annotate" if is_annotate_data(prepared) else "simulate"
     return out
 
@@ -43,8 +41,8 @@ class EngineDriver:
     filters : list of str
         Compared filters; one run per filter with the base ``strategy``.
     strategy, model, query_size, init_size, seed, n_anchors, n_neighbors, subpool_size,
-    anchor_strategy, sampling, minority_anchors
-        The session's settings (``minority_anchors`` is the engine's ``minority_only``).
+    anchor_strategy, sampling, minority_only
+        The session's settings.
     """
 
     def __init__(self, prepared, *, filters, strategy, session=None, **settings):
@@ -106,7 +104,7 @@ class EngineDriver:
     def start(self):
         self.experiment.start()
 
-    def source(self, key, rnd):
+    def label_source(self, key, rnd):
         if self.session is not None:
             m = self.session.meta.get((key, rnd))
             if m is not None:
@@ -121,7 +119,7 @@ class EngineDriver:
         metrics = {k: v for k, v in rec.items() if k not in _METRIC_DROP}
         return _from_selection(key, int(rec["round"]), before, sel, metrics=metrics,
                                labels=np.asarray(rec["queried_labels"], np.int64).copy(),
-                               source=self.source(key, rnd))
+                               label_source=self.label_source(key, rnd))
 
     def history(self, key) -> list:
         run = self.run(key)

@@ -153,7 +153,7 @@ class LabelQueueState(param.Parameterized):
             if run is not None and key != run:
                 continue
             for rec in recs:
-                if rec.source != "human" or rec.labels is None:
+                if rec.label_source != "human" or rec.labels is None:
                     continue
                 gold = y[rec.queried]
                 ok = (rec.labels >= 0) & (gold >= 0)

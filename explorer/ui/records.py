@@ -117,7 +117,7 @@ class RoundRecord:
         subpool_minority_share, t_retrieval, t_scoring, t_selection, t_train, minority_f1, ...).
     labels : int64 ndarray or None
         The committed class of each queried id (-1: skipped); None when unknown.
-    source : str
+    label_source : str
         ``"oracle"`` (gold labels revealed) or ``"human"`` (labelled by a person).
     proposed : bool
         True for a batch selected but not labelled yet (the labelling queue's round).
@@ -134,5 +134,5 @@ class RoundRecord:
     similarity: np.ndarray
     metrics: dict = field(default_factory=dict)
     labels: np.ndarray | None = None
-    source: str = "oracle"
+    label_source: str = "oracle"
     proposed: bool = False

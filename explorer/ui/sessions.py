@@ -12,6 +12,7 @@ import time
 import param
 
 from ..exceptions import ExplorerError, ParameterError
+from .engine import EXPERIMENT_ARGS
 from .jobs import bind
 from .records import FILTERS, STRATEGIES
 from .state import ExplorerState
@@ -115,7 +116,7 @@ def open_session(state: ExplorerState, path, schedule, lock_wait=LOCK_WAIT) -> b
                 time.sleep(1.0)
         history = {k: driver.history(k) for k in driver.runs}
         hand = state.label_by_hand or driver.mode == "annotate" or any(
-            r.source == "human" for recs in history.values() for r in recs)
+            r.label_source == "human" for recs in history.values() for r in recs)
         prop = pending = None
         if hand:
             waiting = [k for k in driver.runs if driver.pending(k)]
@@ -136,15 +137,10 @@ def _opened(state, gen, driver, history, doc, hand, prop, pending, path):
     st = doc["settings"]
     roots = [r for r in doc["runs"] if not r.get("parent")]
     with state.quietly(), param.parameterized.batch_call_watchers(state):
-        for name, key in (("model", "model"), ("query_size", "query_size"),
-                          ("init_size", "init_size"), ("seed", "seed"),
-                          ("n_anchors", "n_anchors"), ("n_neighbors", "n_neighbors"),
-                          ("subpool_size", "subpool_size"),
-                          ("anchor_strategy", "anchor_strategy"),
-                          ("sampling", "sampling"), ("minority_anchors", "minority_only")):
-            if key in st and st[key] is not None or name == "subpool_size":
+        for name in EXPERIMENT_ARGS:
+            if st.get(name) is not None or name == "subpool_size":
                 try:
-                    setattr(state, name, st.get(key))
+                    setattr(state, name, st.get(name))
                 except ValueError:
                     pass
         filters = [r["filter"] for r in roots if r["filter"] in FILTERS]

@@ -31,7 +31,7 @@ LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", "probability", "uncertainty")
 #: the experiment settings (a change after the first round marks the state stale)
 SETTINGS = ("minority", "model", "strategy", "filters", "n_anchors", "anchor_strategy",
-            "n_neighbors", "subpool_size", "sampling", "minority_anchors", "query_size",
+            "n_neighbors", "subpool_size", "sampling", "minority_only", "query_size",
             "init_size", "seed", "label_by_hand")
 
 
@@ -61,7 +61,7 @@ class ExplorerState(param.Parameterized):
                                  doc="M: subpool size (AnchorAL, RandSub); empty = the engine's default.")
     sampling = param.Selector(default="topk", objects=list(SAMPLING),
                               doc="Keep the top-M retrieved instances or sample M by softmax.")
-    minority_anchors = param.Boolean(default=False, doc="Take anchors from minority classes only.")
+    minority_only = param.Boolean(default=False, doc="Take anchors from minority classes only.")
     query_size = param.Integer(default=25, doc="Instances queried per round and run.")
     init_size = param.Integer(default=100, doc="Initial labelled set size.")
     n_rounds = param.Integer(default=10, doc="Rounds run by 'Run N rounds'.")
@@ -172,7 +172,7 @@ class ExplorerState(param.Parameterized):
     @property
     def annotate_data(self) -> bool:
         """True when the data lacks gold labels for some rows: every batch is labelled by hand."""
-        return bool((np.asarray(self.prepared.dataset.y) < 0).any())
+        return not self.prepared.dataset.fully_labelled
 
     @property
     def hand(self) -> bool:

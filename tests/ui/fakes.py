@@ -157,7 +157,7 @@ class FakeDriver:
         rec = RoundRecord(run=key, round=self.rounds[key], labelled=lab, anchors=prop.anchors,
                           subpool=subpool, queried=queried, scores=prop.scores,
                           anchor_of=prop.anchor_of, similarity=prop.similarity, metrics=metrics,
-                          labels=y, source=source)
+                          labels=y, label_source=source)
         self.records[key].append(rec)
         return rec
 
