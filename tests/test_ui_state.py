@@ -145,7 +145,7 @@ def test_real_engine_round_has_provenance(pool):
     assert (anchoral.anchor_of >= 0).all() and np.isfinite(anchoral.similarity).all()
     assert len(full.anchors) == 0
     assert len(st.record("randsub/entropy", 1).subpool) == 300
-    m = anchoral.metrics
+    m = anchoral.result.metrics()
     for key in ("n_labelled", "minority_share", "subpool_minority_share", "t_retrieval",
                 "t_scoring", "t_selection", "t_train", "minority_f1", "macro_f1"):
         assert key in m
@@ -218,13 +218,13 @@ def test_preview_changes_nothing_and_fork_adds_a_run(pool):
     st = ExplorerState(pool, filters=["anchoral"], subpool_size=300)
     st.step()
     st.step()
-    before = st.experiment.run("anchoral/entropy").pending
+    before = st.experiment.run("anchoral/entropy").proposal
     assert branching.preview_next(st, direct, None, n_anchors=3)
     st.wait()
     p = st.preview
     assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
     assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
-    assert st.experiment.run("anchoral/entropy").pending is before and st.rounds_of() == 2
+    assert st.experiment.run("anchoral/entropy").proposal is before and st.rounds_of() == 2
     st.round = 1
     assert branching.fork(st, direct, "random", n_anchors=5)
     st.wait()
@@ -273,3 +273,16 @@ def test_open_session_errors_are_shown_not_raised(pool, tmp_path):
     (tmp_path / "session.json").write_text("{broken")
     assert not open_session(st, str(tmp_path), direct)
     assert "corrupted" in st.job.error
+
+
+def test_the_state_offers_exactly_what_the_library_registers(pool):
+    from explorer import registry
+
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    p = st.param
+    assert p.filters.objects == list(registry.FILTERS)
+    assert p.model.objects == list(registry.MODELS)
+    assert set(p.strategy.objects) == set(registry.STRATEGIES)
+    assert p.anchor_strategy.objects == list(registry.ANCHOR_STRATEGIES)
+    assert p.sampling.objects == list(registry.SAMPLING)
+    assert "minority_only" in st.settings and "minority_anchors" not in st.settings

@@ -10,7 +10,8 @@ import param
 
 from . import branching, sessions
 from .jobs import make_scheduler
-from .records import ANCHOR_STRATEGIES, STRATEGIES, run_label
+from ..registry import ANCHOR_STRATEGIES, names
+from .records import STRATEGY_CHOICES, run_label
 from .state import ExplorerState
 
 EXPORTS = (("labels", "csv", "Labels CSV"), ("labels", "parquet", "Labels Parquet"),
@@ -107,15 +108,16 @@ class ForkPreview(pn.viewable.Viewer):
         super().__init__(**params)
         st = self.state
         w = pn.widgets
-        self.strategy = w.Select(label="Strategy", options=list(STRATEGIES), value=st.strategy,
-                                 width=130)
+        self.strategy = w.Select(label="Strategy", options=list(STRATEGY_CHOICES),
+                                 value=st.strategy, width=130)
         self.n_anchors = w.IntInput(label="Anchors/class", value=st.n_anchors, start=1,
                                     width=130)
         self.n_neighbors = w.IntInput(label="k", value=st.n_neighbors, start=1,
                                       width=90)
         self.subpool_size = w.IntInput(label="M", value=st.subpool_size, start=1,
                                        width=130)
-        self.anchor_strategy = w.Select(label="Anchor choice", options=list(ANCHOR_STRATEGIES),
+        self.anchor_strategy = w.Select(label="Anchor choice",
+                                        options=list(names(ANCHOR_STRATEGIES)),
                                         value=st.anchor_strategy, width=130)
         ready = pn.bind(self._ready, st.param.run, st.job.param.busy, st.param.version)
         self.preview_button = w.Button(label="Preview next round", button_type="default",

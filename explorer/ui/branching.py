@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 from .jobs import bind
-from .records import run_label, run_strategy
+from ..runs import RunKey
+from .records import run_label
 from .state import ExplorerState
 
 
@@ -24,7 +25,7 @@ def fork(state: ExplorerState, schedule, strategy=None, **params) -> bool:
     current = state.experiment.filter_params()
     changed = {k: v for k, v in params.items()
                if v is not None and k in current and current[k] != v}
-    strategy = strategy if strategy and strategy != run_strategy(run) else None
+    strategy = strategy if strategy and strategy != RunKey.parse(run).strategy else None
     engine = state.experiment
 
     def work(gen):

@@ -8,10 +8,16 @@ import panel as pn
 import param
 
 from .jobs import make_scheduler
-from .records import FILTERS, MODELS, run_label
+from ..registry import FILTERS, MODELS, SAMPLING
+from .records import run_label
 from .state import ExplorerState
 
 __all__ = ["ControlsView", "MapControls", "make_scheduler"]
+
+
+def _menu(table) -> dict:
+    """Display label -> name of a :mod:`explorer.registry` table (a widget's options)."""
+    return {choice.label: choice.name for choice in table.values()}
 
 
 class ControlsView(pn.viewable.Viewer):
@@ -32,13 +38,13 @@ class ControlsView(pn.viewable.Viewer):
         self.minority = w.CheckBoxGroup.from_param(st.param.minority, label="Minority class(es)",
                                                    inline=True, sizing_mode="stretch_width")
         self.model = w.Select.from_param(st.param.model, label="Model",
-                                         options={v: k for k, v in MODELS.items()},
+                                         options=_menu(MODELS),
                                          sizing_mode="stretch_width")
         self.strategy = w.Select.from_param(st.param.strategy, label="Base strategy",
                                             sizing_mode="stretch_width")
         self.filters = w.CheckBoxGroup.from_param(
             st.param.filters, label="Filters to compare", inline=True,
-            options={label: key for key, (label, _) in FILTERS.items()})
+            options=_menu(FILTERS))
         ints = dict(sizing_mode="stretch_width")
         self.n_anchors = w.IntInput.from_param(st.param.n_anchors, label="Anchors per class", **ints)
         self.anchor_strategy = w.Select.from_param(st.param.anchor_strategy,
@@ -47,7 +53,7 @@ class ControlsView(pn.viewable.Viewer):
         self.subpool_size = w.IntInput.from_param(st.param.subpool_size,
                                                   label="Subpool size M (empty: default)", **ints)
         self.sampling = w.Select.from_param(st.param.sampling, label="Subpool",
-                                            options={"top-M": "topk", "softmax sample": "softmax"},
+                                            options=_menu(SAMPLING),
                                             **ints)
         self.minority_only = w.Checkbox.from_param(st.param.minority_only,
                                                    label="Anchors from minority classes only")

@@ -6,8 +6,8 @@ an engine that cannot do something (fork, preview, save) raises an
 :class:`~explorer.exceptions.ExplorerError` that says so, and the state shows it like any error.
 
 Which thread calls what: the state calls the *writing* members (``step_run``, ``propose``,
-``commit``, ``fork``, ``preview``, ``save_as``, ``snapshot``, ``start``) from its worker thread
-while it holds the job's lock, and reads ``runs``, ``initial_ids``, ``mode``,
+``commit``, ``fork``, ``preview``, ``start``) from its worker thread while it holds the job's
+lock, calls ``save_as`` and ``export`` on the event loop holding that lock, and reads ``runs``, ``initial_ids``, ``mode``,
 ``pool_minority_share`` and ``session_path`` on the event loop.
 """
 
@@ -78,8 +78,9 @@ class ExperimentDriver(Protocol):
     def save_as(self, path: str, data_spec: dict) -> None:
         """Save the comparison so far as a session in ``path``; later rounds are saved too."""
 
-    def snapshot(self, path, data_spec: dict):
-        """Write the comparison so far as a session in ``path`` (for exports); returns ``path``."""
+    def export(self, what: str, out, fmt: str):
+        """Write ``what`` (labels, rounds, queries, plots) of the comparison so far to the file
+        ``out`` in format ``fmt`` (:func:`explorer.export.export`); saved or not."""
 
     def close(self) -> None:
         """Release the session directory (its writer lock), if any."""

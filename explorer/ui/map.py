@@ -14,7 +14,7 @@ import panel as pn
 import param
 from holoviews.operation.datashader import datashade, dynspread, rasterize
 
-from .records import run_color, run_filter, run_label, snippet
+from .records import is_full_pool, run_color, run_label, snippet
 from .state import LAYERS, ExplorerState
 
 LAYER_STYLE = {
@@ -187,7 +187,7 @@ class MapView(pn.viewable.Viewer):
 
     def _subpool(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
-        ids = rec.subpool if rec is not None and run and run_filter(run) != "full" else \
+        ids = rec.subpool if rec is not None and run and not is_full_pool(run) else \
             np.empty(0, np.int64)
         return self._points("subpool", ids, rec)
 

@@ -1,27 +1,22 @@
 """What the views show of a round (:class:`RoundRecord`), and the names and colours of runs and classes.
 
-A leaf of :mod:`explorer.ui`: it imports nothing from the package, so the engine bridge and the
-state can both use it without importing each other.
+A leaf of :mod:`explorer.ui`: it imports nothing from the package (only the light library
+modules :mod:`explorer.registry` and :mod:`explorer.runs`), so the engine bridge and the state can
+both use it without importing each other.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-#: filters the app can compare, in display order, with their labels and (shared) colours
-FILTERS = {
-    "anchoral": ("AnchorAL", "#d62728"),
-    "full": ("Full pool", "#1f77b4"),
-    "randsub": ("RandSub", "#2ca02c"),
-    "seals": ("SEALS", "#9467bd"),
-}
-STRATEGIES = ("entropy", "margin", "leastconf", "badge", "kmeans", "random")
-MODELS = {"lr": "LR head", "mlp": "MLP head", "finetune": "Fine-tuned encoder"}
-ANCHOR_STRATEGIES = ("kmeans++", "kmeans", "random", "entropy")
-SAMPLING = ("topk", "softmax")
+from ..registry import FILTERS, STRATEGIES, names
+from ..runs import RoundResult, RunKey
+
+#: the base strategies in the app's menus: model-based ones first, the random baseline last
+STRATEGY_CHOICES = tuple(sorted(names(STRATEGIES), key=lambda name: name == "random"))
 
 #: colours of the classes on the map: minority classes strong, majority classes muted
 MINORITY_COLORS = ("#ff7f0e", "#e377c2", "#17becf", "#bcbd22", "#8c564b", "#7f7f7f")
@@ -34,40 +29,39 @@ FORK_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 
 def run_key(filter_name: str, strategy: str) -> str:
     """The key of one compared run, e.g. ``"anchoral/entropy"``."""
-    return f"{filter_name}/{strategy}"
+    return str(RunKey.of(filter_name, strategy))
 
 
-def run_label(key: str) -> str:
+def run_label(key) -> str:
     """A run's display name, e.g. ``"AnchorAL · entropy"``; a fork names its parent and round
     (``"AnchorAL · badge [n_anchors=5] ⑂ AnchorAL · entropy @2"``)."""
-    own, _, parent = key.partition("@")
-    filt, _, strategy = own.partition("/")
-    strategy, _, params = strategy.partition("[")
-    label = f"{FILTERS.get(filt, (filt,))[0]} · {strategy}"
-    if params:
-        label += f" [{params.rstrip(']')}]"
-    if parent:
-        base, _, rnd = parent.rpartition(":")
-        label += f" ⑂ {run_label(base)} @{rnd}"
+    k = key if isinstance(key, RunKey) else RunKey.parse(key)
+    entry = FILTERS.get(k.filter)
+    label = f"{entry.label if entry is not None else k.filter} · {k.strategy}"
+    if k.params:
+        label += " [" + ",".join(f"{name}={value}" for name, value in k.params) + "]"
+    if k.parent is not None:
+        label += f" ⑂ {run_label(k.parent)} @{k.at_round}" + (f" #{k.copy}" if k.copy > 1 else "")
     return label
 
 
-def run_color(key: str) -> str:
-    """A run's colour, shared by the map and every comparison plot."""
-    if "@" in key:
-        return FORK_COLORS[zlib.crc32(key.encode()) % len(FORK_COLORS)]
-    return FILTERS.get(key.partition("/")[0], ("", "#444444"))[1]
+def run_color(key) -> str:
+    """A run's colour, shared by the map and every comparison plot; a fork gets its own."""
+    k = key if isinstance(key, RunKey) else RunKey.parse(key)
+    if k.is_fork:
+        return FORK_COLORS[zlib.crc32(str(k).encode()) % len(FORK_COLORS)]
+    entry = FILTERS.get(k.filter)
+    return entry.color if entry is not None else "#444444"
 
 
-def run_filter(key: str) -> str:
-    """The filter of run ``key`` (a fork keeps its parent's): ``"full"`` for ``"full/entropy"``."""
-    return key.partition("/")[0]
+def filter_color(name: str) -> str:
+    """The colour of the filter ``name`` (``"full"``: the pool-prior line of the plots)."""
+    return FILTERS[name].color
 
 
-def run_strategy(key: str) -> str:
-    """The base strategy of run ``key`` itself (not its parent's): ``"badge"`` for
-    ``"anchoral/badge[n_anchors=5]@anchoral/entropy:2"``."""
-    return key.partition("@")[0].partition("/")[2].partition("[")[0]
+def is_full_pool(key) -> bool:
+    """True for a run of the full-pool filter (its "subpool" is the whole pool)."""
+    return RunKey.parse(key).filter == "full"
 
 
 def class_colors(classes, minority) -> dict:
@@ -112,9 +106,9 @@ class RoundRecord:
         Global ids. ``subpool`` is empty for the full pool (the whole unlabelled pool).
     scores, anchor_of, similarity : ndarray aligned with ``queried``
         Base-strategy score, the anchor that retrieved each query (-1: none), its similarity (nan).
-    metrics : dict
-        The engine's row of ``rounds_frame()`` for this run and round (n_labelled, minority_share,
-        subpool_minority_share, t_retrieval, t_scoring, t_selection, t_train, minority_f1, ...).
+    result : RoundResult or None
+        The library's result of the round (sizes, minority shares, timings, test F1); None for
+        a batch proposed but not labelled yet.
     labels : int64 ndarray or None
         The committed class of each queried id (-1: skipped); None when unknown.
     label_source : str
@@ -132,7 +126,7 @@ class RoundRecord:
     scores: np.ndarray
     anchor_of: np.ndarray
     similarity: np.ndarray
-    metrics: dict = field(default_factory=dict)
+    result: RoundResult | None = None
     labels: np.ndarray | None = None
     label_source: str = "oracle"
     proposed: bool = False

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .records import FILTERS, MODELS, STRATEGIES
+from ..registry import FILTERS, MODELS, STRATEGIES, names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """DATA and every ``prepare`` option, plus the app's starting settings."""
-    from ..commands.prepare import add_data_arguments
+    from ..cli_args import add_data_arguments
 
     add_data_arguments(
         parser, optional=True,
@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$ANCHORAL_DATA or 'sample'")
     parser.add_argument("--filters", default="anchoral,full",
                         help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
-    parser.add_argument("--strategy", default="entropy", choices=STRATEGIES,
+    parser.add_argument("--strategy", default="entropy", choices=names(STRATEGIES),
                         help="base query strategy at start")
-    parser.add_argument("--model", default="lr", choices=tuple(MODELS), help="model at start")
+    parser.add_argument("--model", default="lr", choices=names(MODELS), help="model at start")
     parser.add_argument("--session", metavar="DIR", default=None,
                         help="session directory: resumed where it stopped when it holds one, "
                         "created otherwise; every labelled or simulated round is saved there")
@@ -57,7 +57,7 @@ def options_from_args(args, env=None) -> dict:
                              f"comma-separated list from {', '.join(FILTERS)}")
     settings = dict(filters=filters, strategy=args.strategy, model=args.model,
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
-    datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
+    datasets = [source] + [d for d in _builtin() if d != source and _available(d, args)]
     session = getattr(args, "session", None)
     return {"source": source, "load": load, "settings": settings, "datasets": datasets,
             "session": str(Path(session).expanduser().resolve()) if session else None}
@@ -67,30 +67,29 @@ def ensure_session(path, prepared, opts) -> str:
     """Validate the session directory ``path``, or create it from the app's start settings.
 
     Raises :class:`~explorer.exceptions.SessionError` (a foreign or corrupted directory, or
-    another dataset) before the server starts.
+    another dataset: :func:`explorer.store.check_dataset`) before the server starts.
     """
-    from ..exceptions import SessionError
-    from ..store import create_session, data_spec_of, read_manifest
+    from ..store import check_dataset, create_session, data_spec_of, read_manifest
     from .engine import experiment_settings
 
     p = Path(path)
     if (p / "session.json").exists():
-        doc = read_manifest(p)
-        spec = doc["dataset"]
-        if spec.get("content_hash") != prepared.dataset.content_hash:
-            raise SessionError(f"session {p} was made on dataset {spec.get('source')!r}, not "
-                               f"{opts['source']!r}; serve that dataset to resume it")
+        check_dataset(read_manifest(p), prepared, p)
         return str(p)
     load = opts["load"]
     spec = data_spec_of(prepared, opts["source"], load.get("text_col", "text"),
                         load.get("label_col", "label"), load.get("embeddings"),
                         load.get("index", "auto"))
-    if str(opts["source"]).startswith("synthetic:"):
-        spec["source"] = opts["source"]
     st = opts["settings"]
     runs = [(f, st["strategy"]) for f in st["filters"]]
     create_session(p, prepared, spec, runs, **experiment_settings(prepared, st)).close()
     return str(p)
+
+
+def _builtin() -> list:
+    from .. import corpora
+
+    return list(corpora.BUILTIN)
 
 
 def _available(name, args) -> bool:

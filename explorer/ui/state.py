@@ -24,8 +24,9 @@ from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
 from .queue_state import LabelQueueState
-from .records import (ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, STRATEGIES, RoundRecord,
-                      class_colors, ids_of, run_key, run_label, snippet)
+from ..registry import ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, names
+from .records import (STRATEGY_CHOICES, RoundRecord, class_colors, ids_of, run_key, run_label,
+                      snippet)
 
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", "probability", "uncertainty")
@@ -50,16 +51,16 @@ class ExplorerState(param.Parameterized):
 
     # --- experiment settings (applied by Reset; the first Step builds the experiment) -------
     minority = param.ListSelector(default=[], objects=[], doc="Minority class name(s).")
-    model = param.Selector(default="lr", objects=list(MODELS), doc="Classifier.")
-    strategy = param.Selector(default="entropy", objects=list(STRATEGIES), doc="Base strategy.")
-    filters = param.ListSelector(default=["anchoral", "full"], objects=list(FILTERS),
+    model = param.Selector(default="lr", objects=list(names(MODELS)), doc="Classifier.")
+    strategy = param.Selector(default="entropy", objects=list(STRATEGY_CHOICES), doc="Base strategy.")
+    filters = param.ListSelector(default=["anchoral", "full"], objects=list(names(FILTERS)),
                                  doc="Pool filters to compare, one run each.")
     n_anchors = param.Integer(default=10, doc="AnchorAL anchors per class.")
-    anchor_strategy = param.Selector(default="kmeans++", objects=list(ANCHOR_STRATEGIES))
+    anchor_strategy = param.Selector(default="kmeans++", objects=list(names(ANCHOR_STRATEGIES)))
     n_neighbors = param.Integer(default=50, doc="k: neighbours retrieved per anchor (AnchorAL, SEALS).")
     subpool_size = param.Integer(default=None, allow_None=True,
                                  doc="M: subpool size (AnchorAL, RandSub); empty = the engine's default.")
-    sampling = param.Selector(default="topk", objects=list(SAMPLING),
+    sampling = param.Selector(default="topk", objects=list(names(SAMPLING)),
                               doc="Keep the top-M retrieved instances or sample M by softmax.")
     minority_only = param.Boolean(default=False, doc="Take anchors from minority classes only.")
     query_size = param.Integer(default=25, doc="Instances queried per round and run.")
@@ -411,10 +412,10 @@ class ExplorerState(param.Parameterized):
         return ids_of(self.experiment.initial_ids)
 
     def rounds_frame(self):
-        """One row per run and recorded round (the engine's metrics plus run/round)."""
+        """One row per run and recorded round (:meth:`RoundResult.metrics`, keyed by run)."""
         import pandas as pd
 
-        rows = [dict(rec.metrics, run=rec.run, round=rec.round)
+        rows = [dict(rec.result.metrics(), run=rec.run)
                 for recs in self.history.values() for rec in recs]
         return pd.DataFrame(rows)
 

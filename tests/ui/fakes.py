@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from explorer.exceptions import ParameterError
+from explorer.runs import RoundResult, RunKey
 from explorer.ui.records import RoundRecord, run_key
 
 
@@ -87,7 +88,7 @@ class FakeDriver:
         rng = self.rng[key]
         lab = self.labelled[key]
         t0 = time.perf_counter()
-        filt = key.split("/")[0]
+        filt = RunKey.parse(key).filter
         if filt == "full":
             anchors = np.empty(0, np.int64)
             subpool = np.setdiff1d(np.arange(ds.n), lab)
@@ -111,7 +112,7 @@ class FakeDriver:
                           subpool=subpool, queried=np.asarray(queried, np.int64),
                           scores=rng.random(len(queried)), anchor_of=np.asarray(anchor_of),
                           similarity=np.asarray(sim, float),
-                          metrics={"subpool_size": len(subpool)}, proposed=True)
+                          proposed=True)
         self.proposed[key] = (rec, t_sel)
         return rec
 
@@ -142,10 +143,10 @@ class FakeDriver:
         self.given.pop(key, None)
         new_lab = self.labelled[key]
         mino = np.isin(ds.y, ds.minority)
-        filt = key.split("/")[0]
-        metrics = dict(
-            filter=filt, strategy=key.split("/")[1], round=self.rounds[key],
-            n_labelled=len(new_lab), n_minority=int(mino[new_lab].sum()),
+        filt = RunKey.parse(key).filter
+        result = RoundResult(
+            run=key, filter=filt, strategy=RunKey.parse(key).strategy, model="centroids", seed=0,
+            round=self.rounds[key], n_labelled=len(new_lab), n_minority=int(mino[new_lab].sum()),
             minority_share=float(mino[new_lab].mean()), subpool_size=len(subpool),
             subpool_minority_share=float(mino[subpool].mean()) if len(subpool) else np.nan,
             t_retrieval=t_sel / 2 + 1e-4, t_scoring=t_sel / 2 + 1e-4,
@@ -156,7 +157,7 @@ class FakeDriver:
         )
         rec = RoundRecord(run=key, round=self.rounds[key], labelled=lab, anchors=prop.anchors,
                           subpool=subpool, queried=queried, scores=prop.scores,
-                          anchor_of=prop.anchor_of, similarity=prop.similarity, metrics=metrics,
+                          anchor_of=prop.anchor_of, similarity=prop.similarity, result=result,
                           labels=y, label_source=source)
         self.records[key].append(rec)
         return rec
@@ -175,7 +176,7 @@ class FakeDriver:
     def save_as(self, path, data_spec):
         self._cannot("save sessions")
 
-    def snapshot(self, path, data_spec):
+    def export(self, what, out, fmt):
         self._cannot("export")
 
     def close(self):
