@@ -7,8 +7,8 @@ an engine that cannot do something (fork, preview, save) raises an
 
 Which thread calls what: the state calls the *writing* members (``step_run``, ``propose``,
 ``commit``, ``fork``, ``preview``, ``start``) from its worker thread while it holds the job's
-lock, calls ``save_as`` and ``export`` on the event loop holding that lock, and reads ``runs``, ``initial_ids``, ``mode``,
-``pool_minority_share`` and ``session_path`` on the event loop.
+lock, calls ``save_as`` and ``export`` on the event loop holding that lock, and reads ``runs``,
+``initial_ids``, ``mode``, ``pool_minority_share`` and ``session_path`` on the event loop.
 """
 
 from __future__ import annotations

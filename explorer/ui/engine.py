@@ -1,4 +1,4 @@
-"""The explorer's engine: a library session (:class:`explorer.store.Session`) behind the :class:`~explorer.ui.driver.ExperimentDriver` contract.
+"""The explorer's engine: a library session (``store.Session``) behind the ``ExperimentDriver`` contract.
 
 :class:`EngineDriver` always holds a session: in memory for a comparison built from the app's
 settings (saved later with :meth:`EngineDriver.save_as`), or opened from a session directory. It
@@ -56,7 +56,8 @@ class EngineDriver:
     @classmethod
     def open(cls, path, prepared, progress=None, wait_s=0.0) -> EngineDriver:
         """A driver over the saved session in ``path`` (replayed to where it stopped); waits up
-        to ``wait_s`` seconds for its writer lock (:class:`~explorer.exceptions.SessionLockedError`)."""
+        to ``wait_s`` seconds for its writer lock, then raises
+        :class:`~explorer.exceptions.SessionLockedError`."""
         from ..store import open_session
 
         return cls(prepared, session=open_session(path, prepared=prepared, progress=progress,

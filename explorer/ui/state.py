@@ -20,11 +20,11 @@ import numpy as np
 import param
 
 from ..exceptions import ExplorerError, ParameterError
+from ..registry import ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, names
 from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
 from .queue_state import LabelQueueState
-from ..registry import ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, names
 from .records import (STRATEGY_CHOICES, RoundRecord, class_colors, ids_of, run_key, run_label,
                       snippet)
 
@@ -45,14 +45,15 @@ class ExplorerState(param.Parameterized):
         The pool (shared, read-only): dataset, embeddings, coords, index.
     experiment_factory : callable, optional
         ``factory(prepared, **settings) -> ExperimentDriver``. Defaults to
-        :class:`explorer.ui.engine.EngineDriver` over :class:`explorer.session.Experiment`;
-        tests inject a stand-in here.
+        :class:`explorer.ui.engine.EngineDriver` over a library session; tests inject a
+        stand-in here.
     """
 
     # --- experiment settings (applied by Reset; the first Step builds the experiment) -------
     minority = param.ListSelector(default=[], objects=[], doc="Minority class name(s).")
     model = param.Selector(default="lr", objects=list(names(MODELS)), doc="Classifier.")
-    strategy = param.Selector(default="entropy", objects=list(STRATEGY_CHOICES), doc="Base strategy.")
+    strategy = param.Selector(default="entropy", objects=list(STRATEGY_CHOICES),
+                              doc="Base strategy.")
     filters = param.ListSelector(default=["anchoral", "full"], objects=list(names(FILTERS)),
                                  doc="Pool filters to compare, one run each.")
     n_anchors = param.Integer(default=10, doc="AnchorAL anchors per class.")
