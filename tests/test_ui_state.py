@@ -222,8 +222,8 @@ def test_preview_changes_nothing_and_fork_adds_a_run(pool):
     assert branching.preview_next(st, direct, None, n_anchors=3)
     st.wait()
     p = st.preview
-    assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
-    assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
+    assert p.run == "anchoral/entropy" and p.round == 3 and 0 < len(p.subpool) <= 300
+    assert sum(p.mix.values()) == len(p.subpool) and p.by == "gold"
     assert st.experiment.run("anchoral/entropy").proposal is before and st.rounds_of() == 2
     st.round = 1
     assert branching.fork(st, direct, "random", n_anchors=5)

@@ -202,8 +202,8 @@ class MapView(pn.viewable.Viewer):
         return self._points("queried", ids, rec, color=run_color(run or ""))
 
     def _preview(self, run, round_, layers, version, preview):
-        p = preview
-        ids = p["subpool"] if p is not None and p["run"] == run else np.empty(0, np.int64)
+        ids = preview.subpool if preview is not None and preview.run == run else \
+            np.empty(0, np.int64)
         return self._points("preview", ids)
 
     def _links(self, run, round_, layers, version, preview):

@@ -130,3 +130,22 @@ class RoundRecord:
     labels: np.ndarray | None = None
     label_source: str = "oracle"
     proposed: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """What the next round of ``run`` would select with other settings (nothing changed).
+
+    ``subpool``, ``anchors``, ``queried`` are int64 id arrays; ``mix`` counts the subpool's rows
+    per class name, ``by`` ``"gold"`` labels (simulation) or ``"predicted"`` ones (annotate
+    mode); ``seconds`` is how long the selection took.
+    """
+
+    run: str
+    round: int
+    subpool: np.ndarray
+    anchors: np.ndarray
+    queried: np.ndarray
+    mix: dict
+    by: str
+    seconds: float

@@ -25,8 +25,8 @@ from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
 from .queue_state import LabelQueueState
-from .records import (STRATEGY_CHOICES, RoundRecord, class_colors, ids_of, run_key, run_label,
-                      snippet)
+from .records import (STRATEGY_CHOICES, Preview, RoundRecord, class_colors, ids_of, run_key,
+                      run_label, snippet)
 
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", "probability", "uncertainty")
@@ -73,8 +73,8 @@ class ExplorerState(param.Parameterized):
 
     # --- the session directory, the preview -----------------------------------------------
     session_dir = param.String(default="", doc="Session directory every round is saved to.")
-    preview = param.Parameter(default=None, doc="The last preview: dict(run, round, subpool, "
-                              "anchors, queried, mix, by) or None.")
+    preview = param.ClassSelector(class_=Preview, default=None, allow_None=True,
+                                  doc="The last preview of a next round, or None.")
 
     # --- what the map shows ------------------------------------------------------------------
     run = param.Selector(default=None, objects=[], allow_None=True, doc="Run shown on the map.")
