@@ -170,6 +170,7 @@ def test_chosen_minority_classes_do_not_touch_the_shared_pool(pool):
 def test_run_labels_and_colours_are_shared():
     assert run_label("anchoral/entropy") == "AnchorAL · entropy"
     assert run_color("anchoral/badge") == run_color("anchoral/entropy") != run_color("full/x")
+    assert run_color(None) == run_color("") == "#444444"  # no run selected yet
 
 
 def test_synthetic_source_is_validated():

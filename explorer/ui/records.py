@@ -45,13 +45,19 @@ def run_label(key) -> str:
     return label
 
 
+#: the colour of no run (nothing selected yet) and of an unknown filter
+NO_RUN_COLOR = "#444444"
+
+
 def run_color(key) -> str:
     """A run's colour, shared by the map and every comparison plot; a fork gets its own."""
+    if not key:
+        return NO_RUN_COLOR
     k = key if isinstance(key, RunKey) else RunKey.parse(key)
     if k.is_fork:
         return FORK_COLORS[zlib.crc32(str(k).encode()) % len(FORK_COLORS)]
     entry = FILTERS.get(k.filter)
-    return entry.color if entry is not None else "#444444"
+    return entry.color if entry is not None else NO_RUN_COLOR
 
 
 def filter_color(name: str) -> str:
