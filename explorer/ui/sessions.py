@@ -19,7 +19,8 @@ from ..runs import RunKey
 from ..store import check_dataset, data_spec_of, read_manifest
 from .engine import EngineDriver
 from .jobs import bind
-from .state import SETTINGS, ExplorerState
+from .settings_state import SETTINGS
+from .state import ExplorerState
 
 #: seconds :func:`open_session` waits for a session's writer lock (a reloaded tab's old page
 #: gives it back within seconds)
