@@ -190,6 +190,15 @@ def _best_anchor(ids, pair_id, pair_anchor, pair_sim):
     return anchor, sim
 
 
+def _in_pool(ctx, ids):
+    """Boolean mask: which of ``ids`` are in ``ctx.unlabelled`` (sorted), by binary search."""
+    unl = np.asarray(ctx.unlabelled, np.int64)
+    if not len(unl):
+        return np.zeros(len(ids), bool)
+    pos = np.minimum(np.searchsorted(unl, ids), len(unl) - 1)
+    return unl[pos] == ids
+
+
 def _search(ctx, anchors, k):
     """k-NN of ``anchors`` (global ids) among the non-excluded rows, as retrieval pairs."""
     if len(anchors) == 0:
@@ -264,7 +273,8 @@ class SEALS(PoolFilter):
         self.pair_anchor_ = np.concatenate([self.pair_anchor_, pa])
         self.pair_sim_ = np.concatenate([self.pair_sim_, ps])
         self.last_searched_ = new
-        ids = np.intersect1d(self.pair_id_, ctx.unlabelled)
+        ids = np.unique(self.pair_id_)
+        ids = ids[_in_pool(ctx, ids)]  # O(pairs log U), not a sort of the whole pool
         keep = np.isin(self.pair_id_, ids)
         _, best = _best_anchor(ids, self.pair_id_[keep], self.pair_anchor_[keep],
                                self.pair_sim_[keep])
