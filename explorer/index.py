@@ -10,7 +10,8 @@ One interface, :class:`NeighborIndex`, three implementations:
 * ``"hnsw"``  — FAISS ``IndexHNSWFlat`` (inner product); ``efSearch`` calibrated the same way.
 
 ``build_index(X, kind="auto")`` picks exact up to ``AUTO_EXACT_MAX`` rows and IVF above (the
-measured crossover, docs/benchmarks.md section 3). Given a ``cache_dir``, an approximate index is
+measured crossover, docs/benchmarks.md section 3), unless the calibrated IVF must scan more than
+``AUTO_IVF_MAX_SCAN`` of its lists, where exact search is as fast. Given a ``cache_dir``, an approximate index is
 saved there in FAISS's own binary format (``faiss.write_index``), keyed by a hash of the
 embeddings, its kind and its parameters, and read back instead of rebuilt next time.
 Every index reports its choice through :meth:`NeighborIndex.describe`.
@@ -32,8 +33,15 @@ import numpy as np
 from .exact import BLOCK_ROWS, exact_knn, rows_float32
 from .exceptions import ParameterError
 
-#: pools up to this many rows use exact search when ``kind="auto"`` (measured crossover)
-AUTO_EXACT_MAX = 100_000
+#: ``kind="auto"``: pools up to this many rows use exact search. Measured crossover, 20 anchors,
+#: k = 50, one thread: exact is faster at 5,000 rows (6.1 vs 8.3 ms), IVF from 10,000 (2.1 vs
+#: 10.7 ms); docs/benchmarks.md section 3
+AUTO_EXACT_MAX = 7_500
+
+#: ``kind="auto"`` above ``AUTO_EXACT_MAX``: keep exact search when the calibrated IVF scans more
+#: than this share of the lists per query (``nprobe / nlist``). An IVF list scan costs ~6x an
+#: exact (BLAS) row per query on one core, so past ~0.15 exact search is as fast, and exact.
+AUTO_IVF_MAX_SCAN = 0.15
 
 KINDS = ("auto", "exact", "ivf", "hnsw")
 
@@ -165,6 +173,11 @@ class NeighborIndex:
     def describe(self) -> str:
         """One line saying which index this is and how it was tuned."""
         return f"{self.kind} ({self.n_:,} x {self.dim_})"
+
+    def explain(self) -> str:
+        """:meth:`describe`, plus why ``kind="auto"`` chose this index when it did."""
+        reason = getattr(self, "auto_", None)
+        return self.describe() + (f"; {reason}" if reason else "")
 
 
 # -- exact search ---------------------------------------------------------------------------------
@@ -452,7 +465,8 @@ INDEXES = {"exact": ExactIndex, "ivf": IVFIndex, "hnsw": HNSWIndex}
 
 
 def resolve_kind(kind, n) -> str:
-    """``kind`` with ``"auto"`` replaced by the choice for ``n`` rows."""
+    """``kind`` with ``"auto"`` replaced by the size rule for ``n`` rows (``"exact"`` up to
+    ``AUTO_EXACT_MAX``, else ``"ivf"``, which :func:`build_index` may still turn down)."""
     if kind not in KINDS:
         raise ParameterError(f"index kind={kind!r} is unknown; choose one of {', '.join(KINDS)}")
     if kind == "auto":
@@ -475,7 +489,9 @@ def build_index(X, kind="auto", *, cache_dir=None, key=None, **params) -> Neighb
     X : array of shape (n, d)
         Unit embeddings (float32 or float16, possibly memory-mapped); row i gets global id i.
     kind : {"auto", "exact", "ivf", "hnsw"}
-        ``"auto"`` uses exact search up to ``AUTO_EXACT_MAX`` rows and IVF above.
+        ``"auto"``: exact search up to ``AUTO_EXACT_MAX`` rows; above, IVF unless its calibrated
+        ``nprobe / nlist`` exceeds ``AUTO_IVF_MAX_SCAN`` (hard data, e.g. Brown), where exact
+        search is as fast. Either way deterministic for given embeddings and seed.
     cache_dir : str or Path, optional
         Where approximate indexes are saved and looked up (``<cache_dir>/index/``). Exact
         search holds a reference to ``X`` and has nothing to save.
@@ -486,7 +502,19 @@ def build_index(X, kind="auto", *, cache_dir=None, key=None, **params) -> Neighb
         Passed to the index class (e.g. ``nprobe=``, ``target_recall=``).
     """
     X = _as_pool(X)
+    auto = kind == "auto"
     kind = resolve_kind(kind, X.shape[0])
+    if auto and kind == "ivf":
+        ivf = build_index(X, "ivf", cache_dir=cache_dir, key=key, **params)
+        scan = ivf.nprobe_ / ivf.nlist_
+        if scan <= AUTO_IVF_MAX_SCAN:
+            ivf.auto_ = f"auto: ivf scans {scan:.0%} of the lists per query"
+            return ivf
+        exact = ExactIndex().fit(X)  # the approximate index would scan too much of the pool
+        exact.auto_ = (f"auto: exact, as ivf needs nprobe={ivf.nprobe_} of {ivf.nlist_} lists "
+                       f"(> {AUTO_IVF_MAX_SCAN:.0%}) for recall {ivf.target_recall}")
+        exact.build_time_ += ivf.build_time_ if ivf.source_ == "computed" else 0.0
+        return exact
     cls = INDEXES[kind]
     index = cls(**params)
     if cache_dir is None or kind == "exact":

@@ -58,7 +58,7 @@ class Prepared:
         X = self.embeddings
         lines = [self.dataset.summary(),
                  f"embeddings: {X.shape[0]:,} x {X.shape[1]} float32 ({self.sources.get('embeddings')})",
-                 f"index: {self.index.describe()} ({self.sources.get('index', 'computed')})",
+                 f"index: {self.index.explain()} ({self.sources.get('index', 'computed')})",
                  f"projection: {'-' if self.coords is None else 'UMAP 2-D'} "
                  f"({self.sources.get('coords', 'skipped')})",
                  f"cache: {self.cache_dir}",

@@ -69,7 +69,20 @@ def test_padding_when_k_exceeds_available():
 
 def test_auto_choice_by_size():
     assert build_index(clustered(500), "auto").kind == "exact"
-    assert AUTO_EXACT_MAX >= 50_000
+    assert 5_000 <= AUTO_EXACT_MAX < 10_000  # the measured crossover
+
+
+def test_auto_above_the_crossover_ivf_on_easy_data_exact_on_hard_data():
+    from explorer.index import AUTO_IVF_MAX_SCAN
+
+    easy = build_index(clustered(AUTO_EXACT_MAX + 500, d=32, centers=40, scale=0.2), "auto")
+    assert easy.kind == "ivf" and easy.nprobe_ / easy.nlist_ <= AUTO_IVF_MAX_SCAN
+    assert "auto: ivf scans" in easy.explain()
+    rng = np.random.default_rng(0)
+    hard = rng.normal(size=(AUTO_EXACT_MAX + 500, 64)).astype(np.float32)  # no clusters at all
+    hard /= np.linalg.norm(hard, axis=1, keepdims=True)
+    index = build_index(hard, "auto")
+    assert index.kind == "exact" and "auto: exact, as ivf needs nprobe=" in index.explain()
 
 
 def test_errors():
