@@ -4,20 +4,20 @@
     python benchmarks/bench_index.py --quick    # 10k and 100k
 
 Queries are 200 pool rows (as AnchorAL's anchors are), searched with k=50 while those rows are
-excluded, as labelled anchors are. Exact = FAISS IndexFlatIP; ivf/hnsw calibrated to recall >= 0.95.
+excluded, as labelled anchors are. Exact = blocked BLAS matrix products (explorer.exact); ivf/hnsw
+calibrated to recall >= 0.95. One thread (``--threads``); wall and CPU time side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import save, table  # noqa: E402
+from common import Timer, limit_threads, save, table  # noqa: E402
 
 from explorer.index import build_index  # noqa: E402
 from explorer.synthetic import make_pool  # noqa: E402
@@ -35,22 +35,29 @@ def run(sizes, kinds, k=50, n_queries=200, repeats=3):
         for kind in kinds:
             if kind == "hnsw" and n > 200_000:
                 continue  # HNSW build at 1M takes tens of minutes on 2 cores; IVF is the default
-            t0 = time.perf_counter()
-            index = build_index(X, kind)
-            build = time.perf_counter() - t0
-            times = []
+            with Timer() as tb:
+                index = build_index(X, kind)
+            build = tb.wall
+            times, cpus = [], []
             for _ in range(repeats):
-                t0 = time.perf_counter()
-                ids, _ = index.search(q, k, exclude=anchors)
-                times.append(time.perf_counter() - t0)
+                with Timer() as tm:
+                    ids, _ = index.search(q, k, exclude=anchors)
+                times.append(tm.wall)
+                cpus.append(tm.cpu)
             search = min(times)
+            search_cpu = min(cpus)
             if kind == "exact":
                 truth, exact_time = ids, search
             recall = float(np.mean([np.intersect1d(a, b).size / k for a, b in zip(ids, truth)]))
-            rows.append({"n": n, "index": kind, "build_s": build, "search_s": search,
+            if kind == "exact":
+                exact_cpu = search_cpu
+            rows.append({"n": n, "index": kind, "build_s": build, "build_cpu_s": tb.cpu,
+                         "search_s": search, "search_cpu_s": search_cpu,
+                         "cpu_vs_exact": search_cpu / exact_cpu,
                          "per_query_ms": 1000 * search / n_queries, "recall@50": recall,
                          "time_vs_exact": search / exact_time, "describe": index.describe()})
-            print(table(rows[-1:], ["n", "index", "build_s", "search_s", "recall@50", "time_vs_exact"]),
+            print(table(rows[-1:], ["n", "index", "build_s", "build_cpu_s", "search_s",
+                                    "search_cpu_s", "recall@50", "time_vs_exact"]),
                   flush=True)
             del index
         del X
@@ -61,12 +68,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10k and 100k only")
     ap.add_argument("--sizes", type=int, nargs="+")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    threads = limit_threads(args.threads)
     sizes = args.sizes or ([10_000, 100_000] if args.quick else [100_000, 1_000_000])
     rows = run(sizes, ["exact", "ivf", "hnsw"])
     print()
-    print(table(rows, ["n", "index", "build_s", "search_s", "per_query_ms", "recall@50", "time_vs_exact"]))
-    path = save("index" + ("_quick" if args.quick else ""), {"k": 50, "n_queries": 200, "rows": rows})
+    print(table(rows, ["n", "index", "build_s", "build_cpu_s", "search_s", "search_cpu_s",
+                       "per_query_ms", "recall@50", "time_vs_exact", "cpu_vs_exact"]))
+    path = save("index" + ("_quick" if args.quick else ""),
+                {"k": 50, "n_queries": 200, **threads, "rows": rows})
     print(f"\nsaved {path}")
 
 
