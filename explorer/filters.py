@@ -199,6 +199,34 @@ def _in_pool(ctx, ids):
     return unl[pos] == ids
 
 
+def _kmeanspp(X, k, seed):
+    """Greedy k-means++ seeding, row positions: scikit-learn's ``kmeans_plusplus`` algorithm and
+    random draws (``RandomState(seed)``, 2 + log k local trials, float64 distances), without its
+    per-call validation, which took ~75 % of a 10k-row AnchorAL round."""
+    rs = np.random.RandomState(seed)
+    X = np.asarray(X, np.float64)
+    m = len(X)
+    sq = np.einsum("ij,ij->i", X, X)
+
+    def d2(c):  # squared distances of rows c to every row, (len(c), m)
+        return np.maximum(sq[c][:, None] - 2 * (X[c] @ X.T) + sq[None, :], 0)
+
+    first = int(rs.choice(m, p=np.full(m, 1.0 / m)))  # as sklearn draws it (uniform weights)
+    centers = [first]
+    closest = d2(np.array([first]))[0]
+    pot = closest.sum()
+    trials = 2 + int(np.log(k))
+    for _ in range(1, k):
+        cand = np.searchsorted(np.cumsum(closest), rs.uniform(size=trials) * pot)
+        cand = np.minimum(cand, m - 1)
+        dist = np.minimum(closest[None, :], d2(cand))
+        cand_pot = dist.sum(1)
+        best = int(np.argmin(cand_pot))
+        centers.append(int(cand[best]))
+        pot, closest = cand_pot[best], dist[best]
+    return np.array(centers, np.int64)
+
+
 def _search(ctx, anchors, k):
     """k-NN of ``anchors`` (global ids) among the non-excluded rows, as retrieval pairs."""
     if len(anchors) == 0:
@@ -368,10 +396,7 @@ class AnchorAL(PoolFilter):
         X = np.asarray(ctx.embeddings[members], np.float32)
         seed = rng.randint(np.iinfo(np.int32).max)
         if self.anchor_strategy == "kmeans++":
-            from sklearn.cluster import kmeans_plusplus
-
-            _, pos = kmeans_plusplus(X, n_clusters=a, random_state=seed)
-            return np.unique(pos)
+            return np.unique(_kmeanspp(X, a, seed))
         from sklearn.cluster import KMeans
 
         from .strategies.base import _nearest_to_centroids
