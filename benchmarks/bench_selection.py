@@ -10,12 +10,21 @@ round, 20 % held-out test split, M = ``default_subpool_size``, 10 anchors per cl
 engine's own ``time.perf_counter`` timings (``Selection.t_retrieval / t_scoring / t_selection``);
 the table reports the median over the timed rounds (``--rounds-1m``, default 2, at 1M), and
 ``cpu_propose``, the CPU time (``time.process_time``) of the whole ``Run.propose()``, since on a
-shared machine wall time also counts waiting for a core (``--threads 1`` by default). ``t_context`` is the time the session spends
-outside the filter building the round's unlabelled / excluded id arrays (it grows with the pool).
+shared machine wall time also counts waiting for a core (``--threads 1`` by default).
+``t_context`` is the time the session spends outside the filter getting the round's unlabelled
+ids / exclusion mask (cached: ~0), ``t_pool_update`` what a commit spends updating them with the
+round's ids (a binary search and one copy of the id array).
+
+Before the pools, the machine's floors are measured (one thread, CPU time): memory bandwidth by a
+numpy streaming read of 1 GB and peak ``sgemm`` GFLOP/s (2048^3); each pool then gets a
+"retrieval vs floor" row: exact search of 20 pool rows (k = 50, 20 % of the pool excluded) against
+max(bytes of the pool / bandwidth, 2 q n d / peak), for float32 and float16 storage.
 
 FullPool and RandomSubpool do not use the index, so they are run once per pool (under "exact"
-only). Exact = FAISS IndexFlatIP; ivf = IndexIVFFlat with nprobe calibrated to recall@50 >= 0.95.
-Only one copy of a pool's vectors is held (plus the index's own copy inside FAISS).
+only). Exact = blocked BLAS matrix products over the embeddings (no copy); ivf = IndexIVFFlat
+trained on a sample, nprobe calibrated to recall@50 >= 0.95, built once per pool into a temporary
+cache directory, from which ``index="auto"`` (the default) is then resolved: the headline
+"default" ratios use the kind auto picks for that pool. Results are saved after every pool.
 """
 
 from __future__ import annotations
@@ -287,29 +296,39 @@ def main(argv=None):
                    floor, floors, cache_dir)
         del p
         gc.collect()
+        _save(args, rounds, threads, floor, floors, rows, sizes)  # partial results survive
     if not args.no_brown and not args.quick:
         p = brown_prepared()
         if p is not None:
             bench_pool("brown", p, args.kinds, args.warmup, rounds, rows, floor, floors,
                        cache_dir)
             del p
-    print()
-    print(table(rows, COLS))
+    path = _save(args, rounds, threads, floor, floors, rows, sizes, final=True)
+    import shutil
+
+    shutil.rmtree(cache_dir, ignore_errors=True)  # the 1M ivf is 1.5 GB
+    print(f"\nsaved {path}")
+
+
+def _save(args, rounds, threads, floor, floors, rows, sizes, final=False):
+    if final:
+        print()
+        print(table(rows, COLS))
     h = {"wall": headline(rows, sizes or [0], "t_selection"),
          "cpu": headline(rows, sizes or [0], "cpu_propose")}
-    print()
-    print(f"{'ratio':60s} {'wall':>8s} {'cpu':>8s}")
-    for k, v in h["wall"].items():
-        print(f"{k:60s} {v:8.2f} {h['cpu'].get(k, float('nan')):8.2f}")
-    print()
-    print(table(floors, FLOOR_COLS))
-    print(table(builds, ["pool", "index", "build_wall_s", "build_cpu_s", "describe"]))
-    print(f"index auto picked: {defaults}")
-    path = save("selection" + ("_quick" if args.quick else "") + args.tag,
+    if final:
+        print()
+        print(f"{'ratio':60s} {'wall':>8s} {'cpu':>8s}")
+        for k, v in h["wall"].items():
+            print(f"{k:60s} {v:8.2f} {h['cpu'].get(k, float('nan')):8.2f}")
+        print()
+        print(table(floors, FLOOR_COLS))
+        print(table(builds, ["pool", "index", "build_wall_s", "build_cpu_s", "describe"]))
+        print(f"index auto picked: {defaults}")
+    return save("selection" + ("_quick" if args.quick else "") + args.tag,
                 {"rounds_timed": rounds, "warmup": args.warmup, "model": "lr", **threads,
                  "machine_floor": floor, "auto_index": defaults, "headline": h,
                  "retrieval_vs_floor": floors, "index_builds": builds, "rows": rows})
-    print(f"\nsaved {path}")
 
 
 if __name__ == "__main__":
