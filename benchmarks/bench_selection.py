@@ -44,6 +44,7 @@ from common import Timer, limit_threads, save, table  # noqa: E402
 FILTERS = ("anchoral", "full", "randsub", "seals")
 STRATEGIES = ("entropy", "badge")
 INDEX_FREE = ("full", "randsub")  # filters that never search the index
+FLOOR_REPEATS = 5
 
 
 def synthetic_prepared(n, random_state=0):
@@ -154,7 +155,7 @@ def bench_pool(name, prepared, kinds, warmup, rounds, rows, floor, floors, cache
     from explorer.index import build_index
 
     n = prepared.dataset.n
-    floors.append(retrieval_vs_floor(name, prepared.embeddings, floor))
+    floors.append(retrieval_vs_floor(name, prepared.embeddings, floor, repeats=FLOOR_REPEATS))
     print(table(floors[-1:], FLOOR_COLS), flush=True)
     for kind in kinds:
         with Timer() as tm:
@@ -261,10 +262,15 @@ def headline(rows, sizes, key="t_selection"):
 
 
 def main(argv=None):
+    global FILTERS, STRATEGIES, FLOOR_REPEATS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10k and 100k, 1 warm-up + 2 timed rounds")
     ap.add_argument("--sizes", type=int, nargs="+")
     ap.add_argument("--kinds", nargs="+", default=["exact", "ivf"])
+    ap.add_argument("--filters", nargs="+", default=list(FILTERS), choices=FILTERS,
+                    help="filters to time (the targets need anchoral and full)")
+    ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    ap.add_argument("--floor-repeats", type=int, default=5)
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--rounds-1m", type=int, default=2,
@@ -275,6 +281,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS/OpenMP/FAISS threads (default 1: stable on a shared machine; 0 = all)")
     args = ap.parse_args(argv)
+    FILTERS, STRATEGIES = tuple(args.filters), tuple(args.strategies)
+    FLOOR_REPEATS = args.floor_repeats
     threads = limit_threads(args.threads)
     import tempfile
 
@@ -327,6 +335,7 @@ def _save(args, rounds, threads, floor, floors, rows, sizes, final=False):
         print(f"index auto picked: {defaults}")
     return save("selection" + ("_quick" if args.quick else "") + args.tag,
                 {"rounds_timed": rounds, "warmup": args.warmup, "model": "lr", **threads,
+                 "filters": FILTERS, "strategies": STRATEGIES, "argv": sys.argv[1:],
                  "machine_floor": floor, "auto_index": defaults, "headline": h,
                  "retrieval_vs_floor": floors, "index_builds": builds, "rows": rows})
 
