@@ -47,8 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
         if not any("--threads" in a.option_strings for a in p._actions):
             threads.add_argument(p, default=argparse.SUPPRESS)  # also after the sub-command
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p, _options=getattr(module, "OPTIONS", None))
     return parser
+
+
+def _as_options(err, args) -> str:
+    """The message of ``err``, naming the option (``--n-anchors=0 ...``) when a parameter that
+    the command exposes as an option is at fault."""
+    from .cli_args import option_name
+
+    msg = str(err)
+    param = getattr(err, "param", None)
+    if param and msg.startswith(f"{param}="):
+        option = option_name(param, getattr(args, "_parser", None), getattr(args, "_options", None))
+        if option:
+            msg = option + msg[len(param):]
+    return msg
 
 
 def _version():
@@ -69,7 +83,7 @@ def main(argv=None) -> int:
         threads.set_threads(args.threads)
         return int(args._run(args) or 0)
     except ExplorerError as err:
-        print(f"anchoral {args.command}: error: {err}", file=sys.stderr)
+        print(f"anchoral {args.command}: error: {_as_options(err, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"anchoral {args.command}: interrupted", file=sys.stderr)
