@@ -2,7 +2,8 @@
 
     python benchmarks/bench_scale_app.py build [--n N] [--dtype float16]   # generate + UMAP, cached
     python benchmarks/bench_scale_app.py serve [--n N] [--dtype float16]   # RSS + pan/zoom
-    python benchmarks/bench_scale_app.py all                               # both, one JSON
+    python benchmarks/bench_scale_app.py recall                            # float16 vs float32
+    python benchmarks/bench_scale_app.py all                               # all three, one JSON
 
 ``build`` runs :func:`explorer.ui.synthetic.synthetic_prepared` into the shared cache (the same
 files ``anchoral serve synthetic:N`` memory-maps later) and times each step: generation of the
@@ -90,6 +91,42 @@ def serve_measure(n=1_000_000, dtype="float32", index="exact", screenshot=None):
     ]
 
 
+def float16_recall(n=100_000, k=50, n_queries=200, random_state=0):
+    """recall@k of exact search on float16-stored vectors against float32 (same queries).
+
+    Synthetic 384-d pool of ``n`` rows, plus every real cached embedding matrix found in the
+    cache (e.g. Brown's, once prepared). Queries are perturbed pool rows, as in the index
+    calibration.
+    """
+    import numpy as np
+
+    from explorer.prepare import default_cache_dir
+    from explorer.synthetic import make_pool
+
+    limit_threads(1)
+    pools = [("synthetic", make_pool(n, dim=384, random_state=random_state)[0])]
+    for path in sorted((default_cache_dir() / "embeddings").glob("*.npy")):
+        if not path.name.endswith("-float16.npy") and np.load(path, mmap_mode="r").shape[0] >= 10_000:
+            pools.append((path.stem[:40], np.load(path, mmap_mode="r")))
+    rows = []
+    rng = np.random.default_rng(random_state)
+    for name, X32 in pools:
+        X32 = np.asarray(X32, np.float32)
+        X16 = X32.astype(np.float16).astype(np.float32)
+        q = X32[rng.choice(len(X32), n_queries, replace=False)]
+        q = q + rng.normal(scale=0.02, size=q.shape).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        s32, s16 = q @ X32.T, q @ X16.T
+        top32 = np.argpartition(-s32, k, axis=1)[:, :k]
+        top16 = np.argpartition(-s16, k, axis=1)[:, :k]
+        recall = np.mean([np.intersect1d(a, b).size / k for a, b in zip(top32, top16)])
+        rows.append({"pool": f"{name} ({len(X32):,} x {X32.shape[1]})",
+                     "what": f"float16 vs float32 exact recall@{k} ({n_queries} queries)",
+                     "value": float(recall),
+                     "max |cos diff|": float(np.abs(s16 - s32).max())})
+    return rows
+
+
 def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve")):
     """The 1M section for ``bench_scale.py``: rows of ``{"pool", "what", "seconds"|"mib"}``."""
     rows = []
@@ -97,6 +134,8 @@ def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve")):
         rows += build(n, dtype, index)
     if "serve" in steps:
         rows += serve_measure(n, dtype, index)
+    if "recall" in steps:
+        rows += float16_recall()
     for r in rows:
         r["loadavg"] = round(os.getloadavg()[0], 2)
     return rows
@@ -104,15 +143,15 @@ def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve")):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("build", "serve", "all"))
+    ap.add_argument("step", choices=("build", "serve", "recall", "all"))
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dtype", default="float32", choices=("float32", "float16"))
     ap.add_argument("--index", default="exact")
     ap.add_argument("--name", default="scale_app", help="results/NAME.json")
     args = ap.parse_args(argv)
-    steps = ("build", "serve") if args.step == "all" else (args.step,)
+    steps = ("build", "serve", "recall") if args.step == "all" else (args.step,)
     rows = run(args.n, args.dtype, args.index, steps)
-    print(table(rows, ["pool", "what", "seconds", "mib", "loadavg"]))
+    print(table(rows, ["pool", "what", "seconds", "mib", "value", "max |cos diff|", "loadavg"]))
     print(f"\nsaved {save(args.name, {'rows': rows})}")
 
 

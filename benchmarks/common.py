@@ -54,7 +54,8 @@ def _fmt(v):
 
 
 def limit_threads(n: int | None) -> dict:
-    """Cap BLAS / OpenMP / FAISS / torch threads at ``n`` (None: leave as is).
+    """Cap BLAS / OpenMP / FAISS / torch threads at ``n`` (None or 0: leave as is) through
+    :func:`explorer.threads.set_threads`, the library's one thread setting.
 
     On a shared 2-core machine, multi-threaded BLAS spin-waits when other processes hold the
     cores and small GEMMs get ~10x slower; one thread gives stable, comparable timings.
@@ -62,20 +63,9 @@ def limit_threads(n: int | None) -> dict:
     """
     if not n:
         return {"threads": "default"}
-    from threadpoolctl import threadpool_limits
+    from explorer.threads import set_threads
 
-    threadpool_limits(int(n))
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(int(n))
-    except ImportError:
-        pass
-    import sys
-
-    if "torch" in sys.modules:  # only when the benchmark uses it (importing torch costs seconds)
-        sys.modules["torch"].set_num_threads(int(n))
-    return {"threads": int(n)}
+    return {"threads": set_threads(int(n))}
 
 
 class Timer:

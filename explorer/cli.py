@@ -3,6 +3,8 @@
 Each sub-command lives in ``explorer/commands/<name>.py`` and defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors the library raises on purpose
 (:class:`explorer.exceptions.ExplorerError`) are printed as one line on stderr, exit code 2.
+``--threads N`` (before or after the sub-command) caps BLAS / OpenMP / FAISS / torch threads for
+every sub-command (:mod:`explorer.threads`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import os
 import sys
 
+from . import threads
 from .exceptions import ExplorerError
 
 COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export")
@@ -33,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "learning, and explore it in the browser.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    threads.add_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = _load(name)
@@ -41,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(p)
+        if not any("--threads" in a.option_strings for a in p._actions):
+            threads.add_argument(p, default=argparse.SUPPRESS)  # also after the sub-command
         p.set_defaults(_run=module.run)
     return parser
 
@@ -60,6 +66,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
+        threads.set_threads(args.threads)
         return int(args._run(args) or 0)
     except ExplorerError as err:
         print(f"anchoral {args.command}: error: {err}", file=sys.stderr)

@@ -43,7 +43,7 @@ class Prepared:
     timings : dict of str to float
         Seconds per step (load, embed, index, project); a cached step takes ~0.
     sources : dict of str to str
-        Where the embeddings and coordinates came from (computed, cache, shipped, file).
+        Where the embeddings, index and coordinates came from (computed, cache, shipped, file).
     """
 
     dataset: Dataset
@@ -60,7 +60,7 @@ class Prepared:
                  f"embeddings: {X.shape[0]:,} x {X.shape[1]} {X.dtype.name} "
                  f"({'memory-mapped, ' if isinstance(X, np.memmap) else ''}"
                  f"{self.sources.get('embeddings')})",
-                 f"index: {self.index.describe()}",
+                 f"index: {self.index.explain()} ({self.sources.get('index', 'computed')})",
                  f"projection: {'-' if self.coords is None else 'UMAP 2-D'} "
                  f"({self.sources.get('coords', 'skipped')})",
                  f"cache: {self.cache_dir}",
@@ -99,6 +99,8 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
     encoder : Encoder, optional
         Defaults to the offline all-MiniLM-L6-v2.
     index : {"auto", "exact", "ivf", "hnsw"}
+        An approximate index (ivf, hnsw) is saved under ``<cache_dir>/index/`` and read back
+        by every later call on the same embeddings (``sources["index"] == "cache"``).
     projection : bool
         Compute (or read) the 2-D UMAP coordinates.
     random_state : int
@@ -145,8 +147,9 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
     timings["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    nn = build_index(X, kind=index)
+    nn = build_index(X, kind=index, cache_dir=cache_dir)
     timings["index"] = time.perf_counter() - t0
+    sources["index"] = getattr(nn, "source_", "computed")
 
     if projection and coords is None:
         t0 = time.perf_counter()

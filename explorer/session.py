@@ -103,9 +103,34 @@ class Run:
         return len(self.records) - 1
 
     def unlabelled(self) -> np.ndarray:
-        """Ids that may still be queried: training pool minus labelled and skipped."""
-        done = np.union1d(self.labelled, self.skipped)
-        return np.setdiff1d(self.experiment.train_ids, done, assume_unique=True)
+        """Ids that may still be queried: training pool minus labelled and skipped (sorted)."""
+        return self._pool()[0]
+
+    def _pool(self):
+        """``(unlabelled ids, excluded mask)``. Built once from the whole pool, then updated by
+        :meth:`commit` with the round's ids only; rebuilt when ``labelled`` / ``skipped`` were
+        replaced from outside (fork, resume). Treat both arrays as read-only."""
+        cache = getattr(self, "_pool_cache", None)
+        if cache is None or cache[0] is not self.labelled or cache[1] is not self.skipped:
+            exp = self.experiment
+            done = np.union1d(self.labelled, self.skipped)
+            unl = np.setdiff1d(exp.train_ids, done, assume_unique=True)
+            excluded = np.ones(exp.dataset.n, bool)  # a mask: cheap to search with
+            excluded[unl] = False
+            cache = self._pool_cache = (self.labelled, self.skipped, unl, excluded)
+        return cache[2], cache[3]
+
+    def _pool_after(self, ids):
+        """The pool minus ``ids`` (binary search in the sorted ids; the mask is copied, never
+        changed under a context that holds it)."""
+        unl, excluded = self._pool()
+        ids = np.asarray(ids, np.int64)
+        pos = np.searchsorted(unl, ids)
+        pos = pos[(pos < len(unl)) & (unl[np.minimum(pos, len(unl) - 1)] == ids)] \
+            if len(unl) else pos[:0]
+        excluded = excluded.copy()
+        excluded[ids] = True
+        return np.delete(unl, pos), excluded
 
     # -- rounds -----------------------------------------------------------------------------
     def start(self):
@@ -123,9 +148,7 @@ class Run:
 
     def context(self) -> PoolContext:
         exp = self.experiment
-        unl = self.unlabelled()
-        excluded = np.ones(exp.dataset.n, bool)  # a mask: cheap to build and to search with
-        excluded[unl] = False
+        unl, excluded = self._pool()
         return PoolContext(model=self.model, index=exp.prepared.index,
                            embeddings=exp.prepared.embeddings, labelled=self.labelled,
                            labels=self.labels, unlabelled=unl, excluded=excluded,
@@ -169,9 +192,11 @@ class Run:
         else:
             y = exp.encode_labels(labels, len(sel.ids))
         keep = y >= 0
+        unl, excluded = self._pool_after(sel.ids)
         self.labelled = np.concatenate([self.labelled, sel.ids[keep]])
         self.labels = np.concatenate([self.labels, y[keep]])
         self.skipped = np.concatenate([self.skipped, sel.ids[~keep]])
+        self._pool_cache = (self.labelled, self.skipped, unl, excluded)
         t_train = self._fit()
         rec = self._record(self.round + 1, sel, t_train, y)
         self.selections.append(sel)

@@ -242,3 +242,18 @@ def test_filter_errors(blobs):
         FullPool(make_strategy("entropy")).select(context(blobs, LABELLED), 0, 0)
     with pytest.raises(ParameterError, match=r"n_neighbors=0 must be an integer >= 1"):
         make_filter("seals", "entropy", n_neighbors=0)
+
+
+def test_anchor_kmeanspp_picks_what_sklearn_picks():
+    from sklearn.cluster import kmeans_plusplus
+
+    from explorer.filters import _kmeanspp
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m, d, k = int(rng.integers(11, 200)), int(rng.integers(2, 48)), int(rng.integers(1, 11))
+        X = rng.normal(size=(m, d)).astype(np.float32)
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        seed = int(rng.integers(2**31 - 1))
+        _, expected = kmeans_plusplus(X, n_clusters=k, random_state=seed)
+        np.testing.assert_array_equal(_kmeanspp(X, k, seed), expected)

@@ -31,10 +31,10 @@ def test_prepare_end_to_end_then_cached(toy_csv, tmp_path):
     assert first.embeddings.shape == (40, 384)
     assert first.coords.shape == (40, 2)
     assert first.index.kind == "exact"
-    assert first.sources == {"embeddings": "computed", "coords": "computed"}
+    assert first.sources == {"embeddings": "computed", "index": "computed", "coords": "computed"}
     assert first.dataset.minority_names == ["pets"]
     second = prepare(toy_csv, cache_dir=cache, progress=False)
-    assert second.sources == {"embeddings": "cache", "coords": "cache"}
+    assert second.sources == {"embeddings": "cache", "index": "computed", "coords": "cache"}
     np.testing.assert_array_equal(first.embeddings, second.embeddings)
     np.testing.assert_array_equal(first.coords, second.coords)
     # neighbours are semantic: a pets text's nearest other rows are pets texts
@@ -57,3 +57,23 @@ def test_sample_uses_shipped_vectors(tmp_path):
     assert p.embeddings.shape[0] == p.dataset.n == p.coords.shape[0]
     assert p.dataset.minority_names == ["spam"]
     assert not any(tmp_path.iterdir())  # nothing computed, nothing written
+
+
+def test_second_prepare_reads_the_ivf_index_from_the_cache(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1200
+    texts = [f"row {i}" for i in range(n)]
+    labels = np.where(rng.random(n) < 0.1, "rare", "common")
+    csv = tmp_path / "pool.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(csv, index=False)
+    X = rng.normal(size=(n, 24)).astype(np.float32)
+    np.save(tmp_path / "vectors.npy", X)
+    cache = tmp_path / "cache"
+    kw = dict(cache_dir=cache, embeddings=tmp_path / "vectors.npy", index="ivf",
+              projection=False, progress=False)
+    first = prepare(csv, **kw)
+    assert first.sources["index"] == "computed" and first.index.kind == "ivf"
+    second = prepare(csv, **kw)
+    assert second.sources["index"] == "cache"
+    assert second.index.nprobe_ == first.index.nprobe_
+    assert "index: ivf" in second.summary() and "(cache)" in second.summary()

@@ -194,3 +194,31 @@ def test_figure1_anchoral_discovers_the_far_minority_cluster(seed):
     found = {r.filter_name: int(np.isin(r.labelled, cluster_b).sum()) for r in exp.runs}
     assert found["full"] == 0, "full-pool entropy stays on the initial boundary"
     assert found["anchoral"] >= 3, "AnchorAL's anchor in cluster B pulls it into the subpool"
+
+
+def _pool_from_scratch(run):
+    exp = run.experiment
+    done = np.union1d(run.labelled, run.skipped)
+    return np.setdiff1d(exp.train_ids, done)
+
+
+def test_pool_is_updated_incrementally_and_equals_a_rebuild(blobs):
+    exp = Experiment(blobs, [("anchoral", "entropy"), ("seals", "entropy")], **SMALL)
+    run = exp.runs[0]
+    run.start()
+    before = run.context().excluded
+    for rnd in range(3):
+        sel = run.propose()
+        labels = [-1] + list(blobs.dataset.y[sel.ids[1:]])  # one skip per round
+        run.commit(labels)
+        unl, excluded = run._pool()
+        np.testing.assert_array_equal(unl, _pool_from_scratch(run))
+        expect = np.ones(blobs.dataset.n, bool)
+        expect[unl] = False
+        np.testing.assert_array_equal(excluded, expect)
+        ctx = run.context()
+        assert ctx.unlabelled is unl and ctx.excluded is excluded  # no rebuild per context
+    assert before.sum() == blobs.dataset.n - len(exp.train_ids) + 20  # never changed in place
+    fork = exp.fork(run.key, 2)  # labelled/skipped replaced: the pool is rebuilt for the fork
+    np.testing.assert_array_equal(fork.unlabelled(), _pool_from_scratch(fork))
+    assert len(fork.unlabelled()) == len(run.unlabelled()) + len(run.selections[3].ids)

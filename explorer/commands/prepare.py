@@ -21,7 +21,9 @@ def add_data_arguments(parser, data_help=None, optional=False):
     parser.add_argument("--embeddings", metavar="FILE.npy", default=None,
                         help="precomputed vectors, one row per text, instead of the encoder")
     parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto",
-                        help="vector index; auto = exact up to 100k rows, IVF above")
+                        help="vector index; auto = exact up to 7,500 rows, then IVF unless its "
+                        "calibration must scan > 15%% of the lists (then exact); IVF/HNSW are "
+                        "cached")
     parser.add_argument("--embeddings-dtype", choices=("float32", "float16"), default="float32",
                         help="storage of the cached vectors: float32 (default) or float16 (half "
                         "the memory, memory-mapped; retrieval recall@50 vs float32 in "

@@ -35,8 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def app_options(argv, env=None) -> dict:
     """Parse ``argv`` (the ``--args`` of ``panel serve``) into loader and app options."""
+    from ..threads import add_argument as add_threads_argument
+
     parser = argparse.ArgumentParser(prog="apps/anchoral.py")
     add_arguments(parser)
+    add_threads_argument(parser)
     args = parser.parse_args(list(argv))
     return options_from_args(args, env)
 
@@ -60,7 +63,10 @@ def options_from_args(args, env=None) -> dict:
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
     datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
     session = getattr(args, "session", None)
+    from ..threads import resolve as resolve_threads
+
     return {"source": source, "load": load, "settings": settings, "datasets": datasets,
+            "threads": resolve_threads(getattr(args, "threads", None), env),
             "session": str(Path(session).expanduser().resolve()) if session else None}
 
 

@@ -135,7 +135,7 @@ def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, r
                       minority=(1,), minority_inferred=False, name=f"synthetic-{n}",
                       content_hash=key.hexdigest(), source=f"{PREFIX}{n}")
     t0 = time.perf_counter()
-    nn = build_index(X, kind=index)
+    nn = build_index(X, kind=index, cache_dir=cache)
     timings["index"] = time.perf_counter() - t0
     if projection == "generated":
         coords = gen_coords.astype(np.float32)

@@ -1,0 +1,161 @@
+"""One setting for the threads of BLAS, OpenMP, FAISS and torch, used by the CLI, the app and
+library callers alike.
+
+Every numerical library here brings its own thread pool (numpy's OpenBLAS, FAISS's OpenBLAS and
+OpenMP, torch's OpenMP/MKL). Left alone each starts one thread per core, and on a small or busy
+machine they oversubscribe the cores and spin-wait: on a shared 2-core machine sklearn's
+``kmeans_plusplus`` ran ~10x slower with 2 BLAS threads than with 1. :func:`set_threads` caps
+all of them at once; :func:`limit` does so inside a ``with`` block only.
+
+    >>> from explorer import threads
+    >>> with threads.limit(1):
+    ...     pass  # single-threaded BLAS / FAISS / torch here
+
+The CLI's ``anchoral --threads N`` (any sub-command), ``anchoral serve --threads N`` /
+``panel serve apps/anchoral.py --args --threads N`` and ``$ANCHORAL_THREADS`` all end here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+
+from .exceptions import ParameterError
+
+#: environment variable read when no thread count is given
+ENV = "ANCHORAL_THREADS"
+
+# environment variables read by libraries loaded *after* set_threads (torch reads them on import)
+_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_threads(cpu_count=None) -> int:
+    """The default: 1 thread on machines with at most 2 cores, else ``min(4, cores)``.
+
+    One thread on <= 2 cores: the app's server, the browser and the user's other work share
+    them, and a second BLAS thread that waits for a busy core costs more than it gains (see
+    docs/benchmarks.md, "Threads"). Above 4 threads the per-round work here (20-anchor
+    searches, a linear head, subpools of <= 10k rows) no longer speeds up.
+    """
+    cores = cpu_count if cpu_count is not None else (_available_cores())
+    return 1 if cores <= 2 else min(4, cores)
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve(n=None, env=None) -> int:
+    """The thread count to use: ``n``; else ``$ANCHORAL_THREADS``; else :func:`default_threads`.
+    ``0`` means one per available core."""
+    env = os.environ if env is None else env
+    source = "threads"
+    if n is None and env.get(ENV, "").strip():
+        n, source = env[ENV].strip(), f"${ENV}"
+    if n is None:
+        return default_threads()
+    try:
+        value = int(n)
+    except (TypeError, ValueError):
+        value = -1
+    if isinstance(n, bool) or value < 0 or (isinstance(n, float) and n != value):
+        raise ParameterError(f"{source}={n!r} must be an integer >= 1 (or 0 for one per core); "
+                             "e.g. --threads 1")
+    return value or _available_cores()
+
+
+def get_threads() -> dict:
+    """Current thread counts per library: ``{"blas": ..., "openmp": ..., "faiss": ...,
+    "torch": ...}`` (a library not loaded is left out)."""
+    from threadpoolctl import threadpool_info
+
+    out = {}
+    for pool in threadpool_info():
+        key = "blas" if pool["user_api"] == "blas" else "openmp"
+        out[key] = max(out.get(key, 0), pool["num_threads"])
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        out["faiss"] = faiss.omp_get_max_threads()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = torch.get_num_threads()
+    return out
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - faiss is a dependency
+        return None
+    return faiss
+
+
+def _apply(n):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    faiss = _faiss()
+    if faiss is not None:
+        faiss.omp_set_num_threads(n)
+    torch = sys.modules.get("torch")  # importing torch costs seconds: only when loaded
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def set_threads(n=None) -> int:
+    """Cap BLAS, OpenMP, FAISS and torch at ``n`` threads for the rest of the process.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads; ``None``: ``$ANCHORAL_THREADS`` or :func:`default_threads`; ``0``: one per core.
+
+    Returns
+    -------
+    int
+        The count that was set. Libraries loaded later (torch) read it from
+        ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, which are set too.
+    """
+    n = resolve(n)
+    for var in _ENV_VARS:
+        os.environ[var] = str(n)
+    _apply(n)
+    return n
+
+
+@contextmanager
+def limit(n=1):
+    """``with limit(n):`` — BLAS, OpenMP, FAISS and torch use ``n`` threads inside the block and
+    what they used before after it."""
+    n = resolve(n)
+    from threadpoolctl import threadpool_limits
+
+    faiss = _faiss()
+    torch = sys.modules.get("torch")
+    before_faiss = faiss.omp_get_max_threads() if faiss is not None else None
+    before_torch = torch.get_num_threads() if torch is not None else None
+    with threadpool_limits(limits=n):
+        if faiss is not None:
+            faiss.omp_set_num_threads(n)
+        if torch is not None:
+            torch.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            if faiss is not None:
+                faiss.omp_set_num_threads(before_faiss)
+            if torch is not None:
+                torch.set_num_threads(before_torch)
+
+
+def add_argument(parser, default=None):
+    """Add ``--threads N`` to an argparse parser (``default=argparse.SUPPRESS`` lets a
+    sub-command inherit the top-level value)."""
+    parser.add_argument(
+        "--threads", type=int, default=default, metavar="N",
+        help=f"threads for BLAS / OpenMP / FAISS / torch (default: ${ENV}, else 1 on <= 2 "
+             "cores and min(4, cores) above; 0 = one per core)")
