@@ -47,45 +47,122 @@ def build(n=1_000_000, dtype="float32", index="exact"):
     total = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pool = f"synthetic-{n}x384-{dtype}"
-    rows = [{"pool": pool, "what": f"build: {step} ({p.sources.get('coords' if step == 'project' else 'embeddings', '')})"
-             if step in ("generate", "project") else f"build: {step} ({index})", "seconds": s}
+    source = {"generate": p.sources.get("embeddings"), "index": index,
+              "project": p.sources.get("coords")}
+    rows = [{"pool": pool, "what": f"build: {step} ({source.get(step)})", "seconds": s}
             for step, s in p.timings.items()]
     rows += [{"pool": pool, "what": "build: total", "seconds": total},
              {"pool": pool, "what": "build: peak RSS (MiB)", "mib": peak}]
     return rows
 
 
-def serve_measure(n=1_000_000, dtype="float32", index="exact", screenshot=None):
-    """Serve the cached pool; time page load, pan/zoom and a Step; read the server's VmHWM."""
+def _serve_generated(n, dtype, index, port):
+    """``anchoral serve synthetic:N`` with the generator's 2-D layout instead of UMAP's.
+
+    The same process as the CLI's (cached vectors memory-mapped, index, app warmed up before it
+    listens); only the coordinates differ, both an (n, 2) float32 array in memory. Used when the
+    1M UMAP has not been computed on this machine yet.
+    """
+    import panel as pn
+
+    from explorer.prepare import default_cache_dir
+    from explorer.ui.app import ExplorerApp
+    from explorer.ui.synthetic import synthetic_prepared
+
+    source = f"synthetic:{n}"
+    prepared = synthetic_prepared(n, cache_dir=default_cache_dir(), embeddings_dtype=dtype,
+                                  index=index, projection="generated")
+    pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
+
+    def page():
+        return ExplorerApp(prepared, datasets=[source], dataset=source).template()
+
+    server = pn.serve(page, port=port, address="127.0.0.1", show=False, start=False, warm=True,
+                      title="AnchorAL Explorer")
+    server.start()
+    server.io_loop.start()
+
+
+def _start(cmd):
+    """Start a server command on a free port; return (process, url, seconds until it answers)."""
+    import subprocess
+    import urllib.request
+
+    from conftest import _free_port
+
+    port = _free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([*cmd(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico", timeout=5)
+        except OSError as err:
+            if getattr(err, "code", None) is not None:  # any HTTP answer: it listens
+                break
+            if proc.poll() is not None or time.perf_counter() - t0 > 1800:
+                raise RuntimeError("the server did not start") from err
+            time.sleep(0.2)
+            continue
+        break
+    return proc, f"http://127.0.0.1:{port}/", time.perf_counter() - t0
+
+
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve_measure(n=1_000_000, dtype="float32", index="exact", layout="umap", screenshot=None):
+    """Serve the cached pool; time page load, pan/zoom and a Step; read the server's VmHWM.
+
+    ``layout="umap"`` runs ``anchoral serve synthetic:N`` (the UMAP coordinates must be cached,
+    see :func:`build`); ``"generated"`` the same app on the generator's layout.
+    """
     from bench_app import peak_rss_mib
-    from measure_app import browser, open_map, pan_zoom_times, serve, step_time
+    from measure_app import browser, open_map, pan_zoom_times, step_time
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=600_000)
-    args = [f"synthetic:{n}", "--index", index, "--embeddings-dtype", dtype]
-    proc, url, t_server = serve(*args)
+    if layout == "umap":
+        def cmd(port):
+            return [sys.executable, "-m", "explorer.cli", "serve", f"synthetic:{n}", "--index",
+                    index, "--embeddings-dtype", dtype, "--port", str(port), "--address",
+                    "127.0.0.1"]
+    else:
+        def cmd(port):
+            return [sys.executable, __file__, "_serve", "--n", str(n), "--dtype", dtype,
+                    "--index", index, "--port", str(port)]
+    proc, url, t_server = _start(cmd)
     try:
         with sync_playwright() as pw:
             b = browser(pw)
             page = b.new_page(viewport={"width": 1500, "height": 1300})
+            page.set_default_timeout(600_000)
             first = open_map(page, url)
-            times = pan_zoom_times(page, ACTIONS)
             if screenshot:
-                page.wait_for_timeout(1000)
-                page.locator(".anchoral-map").first.screenshot(path=str(screenshot))
+                page.wait_for_timeout(1500)
+                page.locator(".anchoral-map").first.screenshot(path=f"{screenshot}-before.png")
+            cpu0 = _cpu_seconds(proc.pid)
+            times = pan_zoom_times(page, ACTIONS)
+            cpu = (_cpu_seconds(proc.pid) - cpu0) / len(ACTIONS)
+            if screenshot:
+                page.wait_for_timeout(1500)
+                page.locator(".anchoral-map").first.screenshot(path=f"{screenshot}-after.png")
             step = step_time(page, 1)
             b.close()
         mem = peak_rss_mib(proc.pid)
     finally:
         proc.terminate()
         proc.wait(20)
-    pool = f"synthetic-{n}x384-{dtype}"
+    pool = f"synthetic-{n}x384-{dtype} ({layout} layout, {index} index)"
     return [
-        {"pool": pool, "what": "server start -> listening (cached pool)", "seconds": t_server},
+        {"pool": pool, "what": "server start -> listening (cached vectors)", "seconds": t_server},
         {"pool": pool, "what": "first page load -> map drawn", "seconds": first},
         {"pool": pool, "what": f"pan/zoom -> re-rasterised map (median of {len(times)})",
          "seconds": statistics.median(times), "all": times},
         {"pool": pool, "what": "pan/zoom (max)", "seconds": max(times)},
+        {"pool": pool, "what": "server CPU per pan/zoom (mean)", "seconds": cpu},
         {"pool": pool, "what": "one Step (incl. round-0 training)", "seconds": step},
         {"pool": pool, "what": "server peak RSS (MiB)", "mib": mem.get("VmHWM")},
     ]
@@ -106,8 +183,9 @@ def float16_recall(n=100_000, k=50, n_queries=200, random_state=0):
     limit_threads(1)
     pools = [("synthetic", make_pool(n, dim=384, random_state=random_state)[0])]
     for path in sorted((default_cache_dir() / "embeddings").glob("*.npy")):
-        if not path.name.endswith("-float16.npy") and np.load(path, mmap_mode="r").shape[0] >= 10_000:
-            pools.append((path.stem[:40], np.load(path, mmap_mode="r")))
+        X = np.load(path, mmap_mode="r")
+        if not path.name.endswith("-float16.npy") and X.shape[0] >= 10_000:
+            pools.append((path.stem[:40], X))
     rows = []
     rng = np.random.default_rng(random_state)
     for name, X32 in pools:
@@ -127,13 +205,14 @@ def float16_recall(n=100_000, k=50, n_queries=200, random_state=0):
     return rows
 
 
-def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve")):
+def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve"), layout="umap",
+        screenshot=None):
     """The 1M section for ``bench_scale.py``: rows of ``{"pool", "what", "seconds"|"mib"}``."""
     rows = []
     if "build" in steps:
         rows += build(n, dtype, index)
     if "serve" in steps:
-        rows += serve_measure(n, dtype, index)
+        rows += serve_measure(n, dtype, index, layout, screenshot)
     if "recall" in steps:
         rows += float16_recall()
     for r in rows:
@@ -143,14 +222,20 @@ def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve")):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("build", "serve", "recall", "all"))
+    ap.add_argument("step", choices=("build", "serve", "recall", "all", "_serve"))
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dtype", default="float32", choices=("float32", "float16"))
     ap.add_argument("--index", default="exact")
+    ap.add_argument("--layout", default="umap", choices=("umap", "generated"),
+                    help="serve: UMAP coordinates (cached by build) or the generator's layout")
+    ap.add_argument("--screenshot", metavar="PREFIX", help="serve: PREFIX-before/after.png")
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--name", default="scale_app", help="results/NAME.json")
     args = ap.parse_args(argv)
+    if args.step == "_serve":
+        return _serve_generated(args.n, args.dtype, args.index, args.port)
     steps = ("build", "serve", "recall") if args.step == "all" else (args.step,)
-    rows = run(args.n, args.dtype, args.index, steps)
+    rows = run(args.n, args.dtype, args.index, steps, args.layout, args.screenshot)
     print(table(rows, ["pool", "what", "seconds", "mib", "value", "max |cos diff|", "loadavg"]))
     print(f"\nsaved {save(args.name, {'rows': rows})}")
 
