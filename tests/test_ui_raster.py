@@ -78,3 +78,13 @@ def test_one_aggregation_covers_every_class_and_spreads_isolated_points():
                       {"common": "#1f77b4", "rare": "#d62728"}, ["rare"])
     drawn = (lone.image((0, 10), (0, 10), 50, 50).data >> 24) > 0
     assert drawn.sum() > 1  # a single point is spread to a few pixels so it stays visible
+
+
+def test_max_pixels_shrinks_the_raster_keeping_the_aspect():
+    xy = np.array([[1.0, 1.0], [9.0, 4.0]], np.float32)
+    r = PoolRaster(xy, [0, 1], ["common", "rare"], {"common": "#1f77b4", "rare": "#d62728"},
+                   ["rare"], max_pixels=2_500)
+    img = r.image((0, 10), (0, 5), 200, 100)  # 20,000 px asked, 2,500 allowed: 70 x 35
+    assert img.shape == (35, 70)
+    assert PoolRaster(xy, [0, 1], ["common", "rare"], {"common": "#1f77b4", "rare": "#d62728"},
+                      ["rare"]).image((0, 10), (0, 5), 200, 100).shape == (100, 200)

@@ -27,6 +27,9 @@ LAYER_STYLE = {
                     line_color="#00a6c7", line_width=1.4),
 }
 UNLABELLED, UNLABELLED_COLOR = "(unlabelled)", "#8c8c8c"
+#: the pool raster's size limit (width x height): about a 630 x 320 raster on a wide screen,
+#: stretched by the browser; each view costs shading and an image of that size
+MAX_RASTER_PIXELS = 200_000
 #: glyphs the browser draws at most per overlay (a larger subpool is subsampled for display)
 MAX_GLYPHS = 20_000
 HOVER = [("id", "@id"), ("text", "@text"), ("gold", "@label"), ("score", "@score{0.000}"),
@@ -76,7 +79,8 @@ class MapView(pn.viewable.Viewer):
         # values over both when the map is coloured by value; all in one image per view
         self._raster = PoolRaster(self._xy, codes, names, colors, minority, spread=(2, 3),
                                   min_alpha=(180, 230), threshold=0.8,
-                                  value_cmap=process_cmap("RdYlBu_r", ncolors=256))
+                                  value_cmap=process_cmap("RdYlBu_r", ncolors=256),
+                                  max_pixels=MAX_RASTER_PIXELS)
         view = hv.streams.RangeXY()
         size = hv.streams.PlotSize()
         # the class legend is the HTML one above the map

@@ -99,10 +99,15 @@ class PoolRaster:
     min_alpha : (int, int)
         Opacity of the sparsest occupied pixel, (others, minority): the pool reads clearly
         behind the overlays.
+    max_pixels : int, optional
+        Largest raster (width x height); a larger plot gets a proportionally smaller raster
+        that the browser stretches (each raster pixel covers several screen pixels). Shading,
+        spreading and the image sent all scale with the pixel count. None: one raster pixel
+        per screen pixel.
     """
 
     def __init__(self, xy, codes, names, colors, minority, *, spread=(2, 3),
-                 min_alpha=(180, 230), threshold=0.8, value_cmap=None):
+                 min_alpha=(180, 230), threshold=0.8, value_cmap=None, max_pixels=None):
         xy = np.asarray(xy, dtype=np.float32)
         self.names = list(names)
         codes = np.asarray(codes)
@@ -117,6 +122,7 @@ class PoolRaster:
         self.min_alpha = min_alpha
         self.threshold = threshold
         self.value_cmap = value_cmap or ["#313695", "#ffffbf", "#a50026"]
+        self.max_pixels = max_pixels
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         pad = np.maximum((hi - lo) * 0.02, 1e-3)
         self.x_range = (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
@@ -124,6 +130,9 @@ class PoolRaster:
 
     def canvas(self, x_range=None, y_range=None, width=None, height=None) -> ds.Canvas:
         width, height = int(width or DEFAULT_SIZE[0]), int(height or DEFAULT_SIZE[1])
+        if self.max_pixels and width * height > self.max_pixels:
+            shrink = (self.max_pixels / (width * height)) ** 0.5
+            width, height = int(width * shrink), int(height * shrink)
         return ds.Canvas(plot_width=max(width, 1), plot_height=max(height, 1),
                          x_range=tuple(x_range or self.x_range),
                          y_range=tuple(y_range or self.y_range))
