@@ -3,6 +3,7 @@
     python benchmarks/bench_scale_app.py build [--n N] [--dtype float16]   # generate + UMAP, cached
     python benchmarks/bench_scale_app.py serve [--n N] [--dtype float16]   # RSS + pan/zoom
     python benchmarks/bench_scale_app.py recall                            # float16 vs float32
+    python benchmarks/bench_scale_app.py raster                            # map CPU, old vs new
     python benchmarks/bench_scale_app.py all                               # all three, one JSON
 
 ``build`` runs :func:`explorer.ui.synthetic.synthetic_prepared` into the shared cache (the same
@@ -205,6 +206,57 @@ def float16_recall(n=100_000, k=50, n_queries=200, random_state=0):
     return rows
 
 
+def raster_cpu(n=1_000_000, width=1100, height=560, repeats=4):
+    """CPU seconds per map view, old (two datashade layers through HoloViews) vs PoolRaster.
+
+    Side by side in one process on the same points: the whole map and a zoomed-in view, at
+    ``width`` x ``height`` pixels for both (PoolRaster without its pixel cap).
+    """
+    import datashader as ds
+    import holoviews as hv
+    import numpy as np
+    import pandas as pd
+    from holoviews.operation.datashader import datashade, dynspread
+
+    from explorer.synthetic import make_pool
+    from explorer.ui.raster import PoolRaster
+
+    limit_threads(1)
+    hv.extension("bokeh")
+    _, y, xy = make_pool(n, dim=4, n_clusters=200, n_minority_clusters=4)
+    names = ["common", "rare", "(unlabelled)"]
+    colors = {"common": "#1f77b4", "rare": "#d62728", "(unlabelled)": "#8c8c8c"}
+    new = PoolRaster(xy, y, names, colors, ["rare"])
+    frame = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
+                          "cls": pd.Categorical.from_codes(y, categories=names)})
+    layers = [hv.Points(frame[y == v], kdims=["x", "y"], vdims=["cls"]) for v in (0, 1)]
+
+    def old(x_range=None, y_range=None):
+        for pts, spread in zip(layers, (2, 3)):
+            img = datashade(pts, aggregator=ds.count_cat("cls"), color_key=colors,
+                            min_alpha=180, dynamic=False, width=width, height=height,
+                            x_range=x_range, y_range=y_range)
+            dynspread(img, threshold=0.8, max_px=spread, dynamic=False)
+
+    def cpu(f):
+        f()
+        t0 = time.process_time()
+        for _ in range(repeats):
+            f()
+        return (time.process_time() - t0) / repeats
+
+    zoom = ((-2, 2), (-2, 2))
+    rows = []
+    for view, args in (("whole map", (None, None)), ("zoomed in", zoom)):
+        t_old = cpu(lambda: old(*args))
+        t_new = cpu(lambda: new.image(*args, width, height))
+        rows.append({"pool": f"{n:,} points", "what": f"raster CPU per view, {view}: old",
+                     "seconds": t_old})
+        rows.append({"pool": f"{n:,} points", "what": f"raster CPU per view, {view}: new",
+                     "seconds": t_new, "value": t_old / t_new})
+    return rows
+
+
 def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve"), layout="umap",
         screenshot=None):
     """The 1M section for ``bench_scale.py``: rows of ``{"pool", "what", "seconds"|"mib"}``."""
@@ -215,6 +267,8 @@ def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve"), l
         rows += serve_measure(n, dtype, index, layout, screenshot)
     if "recall" in steps:
         rows += float16_recall()
+    if "raster" in steps:
+        rows += raster_cpu(n)
     for r in rows:
         r["loadavg"] = round(os.getloadavg()[0], 2)
     return rows
@@ -222,7 +276,7 @@ def run(n=1_000_000, dtype="float32", index="exact", steps=("build", "serve"), l
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("build", "serve", "recall", "all", "_serve"))
+    ap.add_argument("step", choices=("build", "serve", "recall", "raster", "all", "_serve"))
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dtype", default="float32", choices=("float32", "float16"))
     ap.add_argument("--index", default="exact")
@@ -234,7 +288,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.step == "_serve":
         return _serve_generated(args.n, args.dtype, args.index, args.port)
-    steps = ("build", "serve", "recall") if args.step == "all" else (args.step,)
+    steps = ("build", "serve", "recall", "raster") if args.step == "all" else (args.step,)
     rows = run(args.n, args.dtype, args.index, steps, args.layout, args.screenshot)
     print(table(rows, ["pool", "what", "seconds", "mib", "value", "max |cos diff|", "loadavg"]))
     print(f"\nsaved {save(args.name, {'rows': rows})}")
