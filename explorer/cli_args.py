@@ -49,6 +49,10 @@ def add_data_arguments(parser, data_help=None, optional=False):
                         help="vector index; auto = exact up to 7,500 rows, then IVF unless its "
                         "calibration must scan > 15%% of the lists (then exact); IVF/HNSW are "
                         "cached")
+    parser.add_argument("--embeddings-dtype", choices=("float32", "float16"), default="float32",
+                        help="storage of the cached vectors: float32 (default) or float16 (half "
+                        "the memory, memory-mapped; retrieval recall@50 vs float32 in "
+                        "docs/benchmarks.md)")
 
 
 def prepare_from_args(args, projection=True, progress=True):
@@ -58,4 +62,5 @@ def prepare_from_args(args, projection=True, progress=True):
     return prepare(args.data, text_col=args.text_col, label_col=args.label_col,
                    minority=args.minority, drop_invalid=args.drop_invalid,
                    cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
+                   embeddings_dtype=getattr(args, "embeddings_dtype", "float32"),
                    projection=projection, progress=progress)

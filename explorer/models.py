@@ -39,6 +39,10 @@ class Classifier(Protocol):
     def embed(self, ids) -> np.ndarray: ...  # (len(ids), h)
 
 
+#: rows per block when a head scores many rows (65,536 x 384 float32 = 100 MB)
+PROBA_BLOCK = 65_536
+
+
 def _fit_seed(random_state, n):
     """A seed for one fit, a function of the model's seed and the labelled-set size only, so a
     resumed run retrains exactly as an uninterrupted one."""
@@ -93,7 +97,10 @@ class _SklearnHead:
             return self._full_proba(np.ones((len(ids), 1)))
         if ids.size == 0:
             return np.zeros((0, self.n_classes))
-        return self._full_proba(self.estimator_.predict_proba(np.asarray(self.X[ids], np.float32)))
+        # in blocks: scoring a 1M x 384 pool never holds a float32 copy of all of it
+        return self._full_proba(np.vstack([
+            self.estimator_.predict_proba(np.asarray(self.X[ids[s:s + PROBA_BLOCK]], np.float32))
+            for s in range(0, len(ids), PROBA_BLOCK)]))
 
     def embed(self, ids):
         return np.asarray(self.X[np.asarray(ids, dtype=np.int64)], dtype=np.float32)

@@ -32,6 +32,7 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
     Parameters
     ----------
     X : array of shape (n, d)
+        Any float dtype (float16 is cast to float32 per chunk); may be memory-mapped.
     random_state : int
         Seed for UMAP and for the fit sample; the same seed gives the same coordinates.
     fit_sample_threshold : int
@@ -50,7 +51,7 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
     """
     if cache_path is not None and Path(cache_path).exists():
         return np.load(cache_path, allow_pickle=False)
-    X = np.asarray(X, dtype=np.float32)
+    X = X if hasattr(X, "shape") else np.asarray(X, dtype=np.float32)
     n = X.shape[0]
     if fit_sample_size < 2 or fit_sample_threshold < 2:
         raise ParameterError(
@@ -74,17 +75,19 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
             tqdm(total=n, desc="UMAP", unit="row", disable=not show_progress) as bar:
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         if n <= fit_sample_threshold:
-            coords[:] = reducer.fit_transform(X)
+            coords[:] = reducer.fit_transform(np.asarray(X, dtype=np.float32))
             bar.update(n)
         else:
             rng = np.random.default_rng(random_state)
             fit_rows = np.sort(rng.choice(n, size=min(fit_sample_size, n), replace=False))
-            coords[fit_rows] = reducer.fit_transform(X[fit_rows])
+            # rows are read (and cast to float32) per chunk: a memory-mapped or float16 pool
+            # is never copied whole
+            coords[fit_rows] = reducer.fit_transform(np.asarray(X[fit_rows], dtype=np.float32))
             bar.update(len(fit_rows))
             rest = np.setdiff1d(np.arange(n), fit_rows)
             for start in range(0, len(rest), chunk_size):
                 rows = rest[start:start + chunk_size]
-                coords[rows] = reducer.transform(X[rows])
+                coords[rows] = reducer.transform(np.asarray(X[rows], dtype=np.float32))
                 bar.update(len(rows))
     if cache_path is not None:
         from ._io import save_array

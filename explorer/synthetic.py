@@ -12,7 +12,7 @@ import numpy as np
 
 
 def make_pool(n=100_000, dim=384, n_clusters=200, n_minority_clusters=6, minority_share=0.02,
-              noise=0.6, random_state=0, dtype=np.float32):
+              noise=0.6, random_state=0, dtype=np.float32, out=None):
     """Return ``(X, y, coords)``: unit vectors (n, dim), labels (0 majority, 1 minority), 2-D coords.
 
     Parameters
@@ -28,6 +28,12 @@ def make_pool(n=100_000, dim=384, n_clusters=200, n_minority_clusters=6, minorit
     noise : float
         Within-cluster spread relative to the distance between centres (higher = harder).
     random_state : int
+    dtype : numpy dtype
+        Storage type of ``X`` (the rows are computed in float32 blocks, then cast).
+    out : array of shape (n, dim), optional
+        Where to write ``X`` block by block (e.g. a memory-mapped ``.npy`` opened with
+        ``numpy.lib.format.open_memmap``), so a large pool never exists twice in memory;
+        the same seed writes the same values as without ``out``.
     """
     rng = np.random.default_rng(random_state)
     centres = rng.normal(size=(n_clusters, dim)).astype(np.float32)
@@ -42,8 +48,13 @@ def make_pool(n=100_000, dim=384, n_clusters=200, n_minority_clusters=6, minorit
     ])
     rng.shuffle(cluster)
     y = np.isin(cluster, minority_clusters).astype(np.int64)
-    X = np.empty((n, dim), dtype=dtype)
-    step = 200_000
+    if out is not None and (out.shape != (n, dim)):
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"out has shape {out.shape}, expected ({n}, {dim}); give an array "
+                             "of one row per pool row")
+    X = np.empty((n, dim), dtype=dtype) if out is None else out
+    step = 50_000  # float64 noise of one block: 50k x 384 x 8 B = 150 MB
     for start in range(0, n, step):
         c = cluster[start:start + step]
         block = centres[c] + rng.normal(scale=noise / np.sqrt(dim), size=(len(c), dim)).astype(np.float32)

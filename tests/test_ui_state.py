@@ -22,7 +22,7 @@ from fakes import FakeDriver  # noqa: E402
 
 @pytest.fixture(scope="module")
 def pool():
-    return synthetic_prepared(3000, dim=16, minority_share=0.05)
+    return synthetic_prepared(3000, dim=16, minority_share=0.05, projection="generated")
 
 
 def direct(cb):

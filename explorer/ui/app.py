@@ -29,22 +29,25 @@ TITLE = "AnchorAL Explorer"
 
 @pn.cache(max_items=4)
 def load_prepared(source="sample", text_col="text", label_col="label", minority=None,
-                  cache_dir=None, embeddings=None, index="auto", drop_invalid=False):
+                  cache_dir=None, embeddings=None, index="auto", drop_invalid=False,
+                  embeddings_dtype="float32"):
     """The prepared pool for ``source``, shared read-only by every session of this server.
 
-    ``"synthetic:N"`` gives a synthetic pool of N rows (no embedding, no UMAP); anything else goes
-    through :func:`explorer.prepare.prepare` (shipped vectors and coordinates for the sample).
+    ``"synthetic:N"`` gives a synthetic pool of N 384-d rows (generated vectors, real UMAP path,
+    both cached under ``cache_dir``); anything else goes through
+    :func:`explorer.prepare.prepare` (shipped vectors and coordinates for the sample).
     """
+    from ..prepare import default_cache_dir, prepare
     from .synthetic import is_synthetic, parse, synthetic_prepared
 
     if is_synthetic(source):
-        return synthetic_prepared(parse(source))
-    from ..prepare import prepare
+        return synthetic_prepared(parse(source), index=index, embeddings_dtype=embeddings_dtype,
+                                  cache_dir=cache_dir or default_cache_dir())
 
     minority = list(minority) if minority else None
     return prepare(source, text_col=text_col, label_col=label_col, minority=minority,
                    drop_invalid=drop_invalid, cache_dir=cache_dir, embeddings=embeddings,
-                   index=index, progress=False)
+                   index=index, embeddings_dtype=embeddings_dtype, progress=False)
 
 
 class ExplorerApp(pn.viewable.Viewer):

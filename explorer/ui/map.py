@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import html
-from functools import reduce
-from operator import mul
-
-import datashader as ds
 import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from holoviews.operation.datashader import datashade, dynspread, rasterize
+from holoviews.plotting.util import process_cmap
 
+from .raster import PoolRaster
 from .records import is_full_pool, run_color, run_label, snippet
 from .state import LAYERS, ExplorerState
 
@@ -31,6 +28,9 @@ LAYER_STYLE = {
                     line_color="#00a6c7", line_width=1.4),
 }
 UNLABELLED, UNLABELLED_COLOR = "(unlabelled)", "#8c8c8c"
+#: the pool raster's size limit (width x height): about a 630 x 320 raster on a wide screen,
+#: stretched by the browser; each view costs shading and an image of that size
+MAX_RASTER_PIXELS = 200_000
 #: glyphs the browser draws at most per overlay (a larger subpool is subsampled for display)
 MAX_GLYPHS = 20_000
 HOVER = [("id", "@id"), ("text", "@text"), ("gold", "@label"), ("score", "@score{0.000}"),
@@ -41,8 +41,9 @@ VDIMS = ["id", "text", "label", "score", "anchor", "similarity", "color"]
 class MapView(pn.viewable.Viewer):
     """UMAP map of the pool with the selected run's round on top.
 
-    The background raster is built once per pool (classes, minority on top); each overlay is its
-    own DynamicMap so a new round or a toggled layer redraws glyphs only.
+    The background is one RGBA image per view (:class:`~explorer.ui.raster.PoolRaster`: one
+    aggregation of the pool, minority classes on top); each overlay is its own DynamicMap so a
+    new round or a toggled layer redraws glyphs only.
     """
 
     state = param.ClassSelector(class_=ExplorerState)
@@ -57,7 +58,7 @@ class MapView(pn.viewable.Viewer):
         self._labels = np.array(ds_.classes, dtype=object)
         self._stream = hv.streams.Params(
             st, ["run", "round", "layers", "version", "preview"], rename={"round": "round_"})
-        self._values = hv.streams.Pipe(data=self._value_frame(None))
+        self._values = hv.streams.Pipe(data=None)
         self._values_shown = False
         self._plot = self._build()
         self._pane = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width",
@@ -71,50 +72,40 @@ class MapView(pn.viewable.Viewer):
         ds_ = st.prepared.dataset
         # annotate mode: rows without a label are their own (grey) category
         names = list(ds_.classes) + [UNLABELLED]
-        cls = pd.Categorical.from_codes(np.where(ds_.y >= 0, ds_.y, len(ds_.classes)),
-                                        categories=names)
-        df = pd.DataFrame({"x": self._xy[:, 0], "y": self._xy[:, 1], "cls": cls})
-        minority = np.isin(ds_.y, st.prepared_for_settings.dataset.minority)
+        codes = np.where(ds_.y >= 0, ds_.y, len(ds_.classes))
+        minority = [ds_.classes[c] for c in st.prepared_for_settings.dataset.minority]
         colors = dict(st.class_colors, **{UNLABELLED: UNLABELLED_COLOR})
-        layers = []
         # the pool must read clearly behind the overlays: every occupied pixel at least ~70 %
-        # opaque, single points spread to 2 px; the minority on top, spread further
-        for part, spread in ((~minority, 2), (minority, 3)):
-            if not part.any():
-                continue
-            pts = hv.Points(df[part], kdims=["x", "y"], vdims=["cls"])
-            shaded = datashade(pts, aggregator=ds.count_cat("cls"), color_key=colors,
-                               min_alpha=180 if spread == 2 else 230)
-            # the class legend is the HTML one above the map (Bokeh's field legend for a
-            # categorical raster clashes with the glyph overlays' legend)
-            layers.append(dynspread(shaded, threshold=0.8, max_px=spread).opts(
-                show_legend=False))
-        values = rasterize(hv.DynamicMap(self._value_points, streams=[self._values]),
-                           aggregator=ds.mean("value")).opts(
-            cmap="RdYlBu_r", clim=(0, 1), colorbar=False, alpha=0.9, tools=[])
-        layers.append(dynspread(values, threshold=0.6, max_px=2))
-        return reduce(mul, layers)
+        # opaque, single points spread to 2 px; the minority on top, spread further; the pool
+        # values over both when the map is coloured by value; all in one image per view
+        self._raster = PoolRaster(self._xy, codes, names, colors, minority, spread=(2, 3),
+                                  min_alpha=(180, 230), threshold=0.8,
+                                  value_cmap=process_cmap("RdYlBu_r", ncolors=256),
+                                  max_pixels=MAX_RASTER_PIXELS)
+        view = hv.streams.RangeXY()
+        size = hv.streams.PlotSize()
+        # the class legend is the HTML one above the map
+        return hv.DynamicMap(self._pool_image, streams=[view, size, self._values]).opts(
+            hv.opts.RGB(show_legend=False, tools=[]))
 
-    def _value_frame(self, values):
-        if values is None:
-            return pd.DataFrame({"x": np.empty(0, np.float32), "y": np.empty(0, np.float32),
-                                 "value": np.empty(0, np.float32)})
-        return pd.DataFrame({"x": self._xy[:, 0], "y": self._xy[:, 1], "value": values})
-
-    def _value_points(self, data):
-        return hv.Points(data, kdims=["x", "y"], vdims=["value"])
+    def _pool_image(self, x_range, y_range, width, height, scale=1.0, data=None):
+        img = self._raster.image(x_range, y_range, width, height, values=data)
+        rgba = img.data.view(np.uint8).reshape(img.shape + (4,))
+        xs, ys = img.coords["x"].values, img.coords["y"].values
+        return hv.RGB((xs, ys, rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3]),
+                      kdims=["x", "y"], vdims=list("RGBA"))
 
     def _update_values(self, *events):
         st = self.state
         if st.color_by == "class":
-            if self._values_shown:  # back to classes: clear the value raster once
+            if self._values_shown:  # back to classes: drop the value layer once
                 self._values_shown = False
-                self._values.send(self._value_frame(None))
+                self._values.send(None)
             return
         values = st.pool_values()
         if values is not None:
             self._values_shown = True
-            self._values.send(self._value_frame(values))
+            self._values.send(np.asarray(values, np.float32))
 
     # ---------------------------------------------------------------------- overlays
     def _frame(self, ids, rec=None):

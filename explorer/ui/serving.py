@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(
         parser, optional=True,
         data_help="a .csv/.tsv, .parquet or .jsonl file, 'sample' (shipped), 'brown' (after "
-        "`anchoral fetch brown`) or 'synthetic:N' (N synthetic rows, no embedding); default: "
+        "`anchoral fetch brown`) or 'synthetic:N' (N synthetic 384-d rows, no text embedding); default: "
         "$ANCHORAL_DATA or 'sample'")
     parser.add_argument("--filters", default="anchoral,full",
                         help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
@@ -50,7 +50,8 @@ def options_from_args(args, env=None) -> dict:
     load = dict(text_col=args.text_col, label_col=args.label_col,
                 minority=tuple(args.minority) if args.minority else None,
                 cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
-                drop_invalid=bool(getattr(args, "drop_invalid", False)))
+                drop_invalid=bool(getattr(args, "drop_invalid", False)),
+                embeddings_dtype=getattr(args, "embeddings_dtype", "float32"))
     filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
     unknown = [f for f in filters if f not in FILTERS]
     if unknown or not filters:

@@ -61,7 +61,8 @@ def _free_port() -> int:
 def hostile_prepared():
     from explorer.ui.synthetic import synthetic_prepared
 
-    p = synthetic_prepared(800, dim=16, minority_share=0.1, texts=HOSTILE_TEXTS)
+    p = synthetic_prepared(800, dim=16, minority_share=0.1, texts=HOSTILE_TEXTS,
+                           projection="generated")
     ds = dataclasses.replace(p.dataset, classes=HOSTILE_CLASSES, name="hostile")
     return dataclasses.replace(p, dataset=ds)
 
