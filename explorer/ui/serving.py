@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..datasets import BUILTIN
 from .state import FILTERS, MODELS, STRATEGIES
 
 
@@ -57,7 +58,7 @@ def options_from_args(args, env=None) -> dict:
                              f"comma-separated list from {', '.join(FILTERS)}")
     settings = dict(filters=filters, strategy=args.strategy, model=args.model,
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
-    datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
+    datasets = [source] + [d for d in BUILTIN if d != source and _available(d, args)]
     session = getattr(args, "session", None)
     return {"source": source, "load": load, "settings": settings, "datasets": datasets,
             "session": str(Path(session).expanduser().resolve()) if session else None}

@@ -1,0 +1,1 @@
+"""Built-in corpora built on demand from registry packages (WordNet so far; see explorer.datasets)."""
