@@ -132,9 +132,9 @@ class SentenceEncoder(Encoder):
         if n == 0:
             return out
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        from tqdm.auto import tqdm
+        from .progress import bar as progress_bar
 
-        with tqdm(total=n, desc="embedding", unit="text", disable=not show_progress) as bar:
+        with progress_bar(total=n, desc="embedding", unit="text", show=show_progress) as bar:
             for start in range(0, n, self.chunk_size):
                 rows = order[start:start + self.chunk_size]
                 vecs = self.model_.encode(
@@ -241,6 +241,19 @@ def save_atomic(path: Path, array) -> None:
     with open(tmp, "wb") as fh:
         np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
     os.replace(tmp, path)
+
+
+def save_embeddings(path, X, dtype="float32") -> np.ndarray:
+    """Write the pool's vectors ``X`` (n, d) to the ``.npy`` file ``path`` (atomic); return them.
+
+    ``dtype`` is ``"float32"`` (exact) or ``"float16"`` (half the size; unit rows move by ~1e-3).
+    The file is what ``prepare(..., embeddings=path)`` / ``--embeddings`` reads back.
+    """
+    if dtype not in ("float32", "float16"):
+        raise ParameterError(f"dtype={dtype!r} must be 'float32' or 'float16'")
+    out = np.asarray(X, dtype=np.dtype(dtype))
+    save_atomic(Path(path).expanduser(), out)
+    return out
 
 
 def embed(texts, encoder=None, cache_dir=None, show_progress=True):

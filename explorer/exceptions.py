@@ -20,3 +20,7 @@ class ParameterError(ExplorerError, ValueError):
 
 class SessionError(ExplorerError, ValueError):
     """A saved session directory is corrupted, foreign or locked."""
+
+
+class ComputeError(ExplorerError, RuntimeError):
+    """Work sent to Dask workers failed (the message says what is kept and how to resume)."""

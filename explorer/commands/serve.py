@@ -15,6 +15,13 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from explorer.commands.prepare import dask_from_args
+
+    with dask_from_args(args) as client:
+        return _serve(args, client)
+
+
+def _serve(args, client) -> int:
     import os
 
     from explorer.ui.serving import options_from_args
@@ -29,7 +36,8 @@ def run(args) -> int:
 
         load = dict(opts["load"])
         minority = list(load.pop("minority") or []) or None
-        prepared = prepare(opts["source"], minority=minority, progress=True, **load)
+        prepared = prepare(opts["source"], minority=minority, progress=True, client=client,
+                           **load)
         print(prepared.summary())
 
     import panel as pn
@@ -38,6 +46,8 @@ def run(args) -> int:
 
     pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
     prepared = load_prepared(opts["source"], **opts["load"])
+    if client is not None:  # the fine-tuned encoder scores large pools on the cluster
+        prepared.client = client
     if opts["session"]:
         from explorer.ui.serving import ensure_session
 

@@ -135,14 +135,21 @@ def summarise(summary):
 
 
 def run(args) -> int:
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from explorer.commands.prepare import prepare_from_args
-    from explorer.session import Experiment
+    from explorer.commands.prepare import dask_from_args
 
     runs, seeds, test_size = _check(args)
-    prepared = prepare_from_args(args, projection=False, progress=not args.quiet)
+    with dask_from_args(args) as client:  # --model finetune scores large pools on it too
+        return _run(args, runs, seeds, test_size, client)
+
+
+def _run(args, runs, seeds, test_size, client) -> int:
+    import pandas as pd
+
+    from explorer.commands.prepare import prepare_from_args
+    from explorer.progress import bar
+    from explorer.session import Experiment
+
+    prepared = prepare_from_args(args, projection=False, progress=not args.quiet, client=client)
     params = dict(model=args.model, query_size=args.query_size, init_size=args.init_size,
                   init_per_minority=args.init_per_minority, test_size=test_size,
                   subpool_size=args.subpool_size, n_anchors=args.n_anchors,
@@ -161,19 +168,19 @@ def run(args) -> int:
              else ""), file=sys.stderr)
     summaries = []
     for exp in experiments:
-        bars = {r.key: tqdm(total=args.rounds, desc=f"seed {exp.seed} {r.key}", leave=True,
-                            disable=args.quiet, file=sys.stderr, position=i)
+        bars = {r.key: bar(total=args.rounds, desc=f"seed {exp.seed} {r.key}", unit="round",
+                           show=not args.quiet, position=i)
                 for i, r in enumerate(exp.runs)}
 
         def tick(run, record):
             if record["round"] > 0:
-                bars[run.key].update(1)
                 bars[run.key].set_postfix(share=f"{record['minority_share']:.3f}",
                                           f1=f"{record['minority_f1']:.3f}")
+                bars[run.key].update(1)
 
         exp.run(args.rounds, callback=tick)
-        for bar in bars.values():
-            bar.close()
+        for b in bars.values():
+            b.close()
         summaries.append(exp.summary().assign(seed=exp.seed))
     out = Path(args.out) if args.out else Path("runs") / f"simulate-{prepared.dataset.name}"
     out.mkdir(parents=True, exist_ok=True)
