@@ -203,7 +203,8 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     -------
     float32 ndarray of shape (n, dim), unit rows (memory-mapped when cached)
     """
-    from .embed import cache_key, save_atomic
+    from ._io import save_array
+    from .embed import cache_key
 
     texts = [str(t) for t in texts]
     bounds = partition_bounds(len(texts), partition_size)
@@ -230,7 +231,7 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
             def keep(j, X):
                 i = todo[j]
                 if paths[i] is not None:
-                    save_atomic(paths[i], X)
+                    save_array(paths[i], X)
                 else:
                     results[i] = X
                 bar.update(1)
@@ -260,7 +261,7 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     del out
     os.replace(tmp, final)
     if not bounds:
-        save_atomic(final, np.empty((0, dim), np.float32))
+        save_array(final, np.empty((0, dim), np.float32))
     return np.load(final, mmap_mode="r", allow_pickle=False)
 
 

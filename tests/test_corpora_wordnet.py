@@ -18,7 +18,7 @@ from explorer.corpora.wordnet import (
     wordnet_frame,
 )
 from explorer.data import load_dataset
-from explorer.datasets import resolve_builtin
+from explorer.corpora import resolve_builtin
 from explorer.exceptions import DataError
 
 LICENSE = ("  1 This software and database is being provided to you, the LICENSEE, by  \n"

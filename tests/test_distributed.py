@@ -258,3 +258,22 @@ def test_real_encoder_on_two_workers_matches_the_local_path(client, tmp_path):
     X = np.asarray(embed_partitioned(texts, enc, client, partition_size=9, show_progress=False))
     cos = np.sum(X * local, axis=1)
     assert X.shape == local.shape and cos.min() >= 0.9999
+
+
+@pytest.mark.slow
+def test_finetuned_scoring_on_workers_matches_local_scoring(client):
+    from explorer.models import FineTunedEncoder
+
+    texts = [f"{'rain and storms' if i % 4 == 0 else 'a quiet day'} number {i}" for i in range(40)]
+    y = np.array([1 if i % 4 == 0 else 0 for i in range(12)])
+    model = FineTunedEncoder(texts, 2, epochs=1, batch_size=4, max_length=16, device="cpu",
+                             random_state=0, client=client, distributed_min_rows=20)
+    model.fit(np.arange(12), y)
+    ids = np.arange(40)
+    p_dask, h_dask = model.predict_proba_and_embed(ids)
+    assert model.n_encoded_ == 40
+    model._memo, model.client = {}, None  # the same weights, scored in this process
+    p_local, h_local = model.predict_proba_and_embed(ids)
+    np.testing.assert_allclose(p_dask, p_local, atol=1e-5)
+    np.testing.assert_allclose(h_dask, h_local, atol=1e-4)
+    assert p_dask.shape == (40, 2) and h_dask.shape == (40, 384)

