@@ -47,10 +47,15 @@ def add_data_arguments(parser, data_help=None, optional=False):
                         help="precomputed vectors, one row per text, instead of the encoder")
     parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto",
                         help="vector index; auto = exact up to 100k rows, IVF above")
+
+
+def add_dask_argument(parser):
+    """``--dask ADDRESS`` (prepare, simulate, serve): where the per-row work runs."""
     parser.add_argument("--dask", metavar="ADDRESS", default=None,
-                        help="embed (in cached partitions) and UMAP-transform on a Dask cluster: "
-                        "a scheduler address (tcp://host:8786), 'local' or 'local:N' (N one-thread "
-                        "worker processes here); see docs/scale.md")
+                        help="embed (in cached partitions), UMAP-transform and score with the "
+                        "fine-tuned encoder on a Dask cluster: a scheduler address "
+                        "(tcp://host:8786), 'local' or 'local:N' (N one-thread worker processes "
+                        "here); see docs/scale.md")
 
 
 def dask_from_args(args):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from explorer.cli_args import add_data_arguments, dask_from_args, prepare_from_args  # noqa: F401
+from explorer.cli_args import (  # noqa: F401 (prepare_from_args: re-exported)
+    add_dask_argument, add_data_arguments, dask_from_args, prepare_from_args)
 
 HELP = "Load a dataset, embed it, build the vector index and the UMAP map (all cached)."
 
 
 def add_arguments(parser):
     add_data_arguments(parser)
+    add_dask_argument(parser)
     parser.add_argument("--no-projection", action="store_true", help="skip the UMAP map")
     parser.add_argument("--save-embeddings", metavar="FILE.npy", default=None,
                         help="also write the pool's vectors (unit rows, in row order) to this "

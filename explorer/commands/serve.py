@@ -6,9 +6,11 @@ HELP = "Open the AnchorAL Explorer app (map, live comparison plots) on a dataset
 
 
 def add_arguments(parser):
+    from explorer.cli_args import add_dask_argument
     from explorer.ui.serving import add_arguments as add_app_arguments
 
     add_app_arguments(parser)
+    add_dask_argument(parser)
     parser.add_argument("--port", type=int, default=5006, help="port to serve on (0: any free)")
     parser.add_argument("--address", default="localhost", help="address to listen on")
     parser.add_argument("--show", action="store_true", help="open the app in a browser tab")

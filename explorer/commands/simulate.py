@@ -29,9 +29,10 @@ OPTIONS = {"filter": "--filters", "strategy": "--strategies"}
 
 def add_arguments(parser):
     from explorer import registry
-    from explorer.cli_args import add_data_arguments
+    from explorer.cli_args import add_dask_argument, add_data_arguments
 
     add_data_arguments(parser)
+    add_dask_argument(parser)
     g = parser.add_argument_group("active learning")
     g.add_argument("--filters", default="anchoral,full",
                    help="comma-separated pool filters: " + ", ".join(registry.FILTERS))
