@@ -55,8 +55,8 @@ def parse_address(address) -> tuple:
 def dask_client(address):
     """A ``distributed.Client`` for ``address`` (see :func:`parse_address`), closed on exit.
 
-    ``local:N`` starts a ``LocalCluster`` of N worker processes with one thread each, the dashboard
-    off and logs quiet; it is shut down with the client. A scheduler address connects to a running
+    ``local:N`` starts a ``LocalCluster`` of N worker processes with one thread each, its
+    dashboard on a free port of 127.0.0.1 only and logs quiet; it is shut down with the client. A scheduler address connects to a running
     cluster (``dask scheduler`` + ``dask worker``), which is left running.
     """
     kind, value = parse_address(address)
@@ -68,8 +68,10 @@ def dask_client(address):
     cluster = None
     try:
         if kind == "local":
+            # the dashboard (and the scheduler's HTTP server) on this machine only, any free port
             cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                   silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(value, timeout="20s")
@@ -88,11 +90,13 @@ def dask_client(address):
 
 
 def describe(client) -> str:
-    """``'3 workers, 3 threads (tcp://...)'``."""
+    """``'3 workers, 3 threads (tcp://...), dashboard http://...'``."""
     info = client.scheduler_info()
     workers = info.get("workers", {})
     threads = sum(w.get("nthreads", 0) for w in workers.values())
-    return f"{len(workers)} workers, {threads} threads ({info.get('address', '?')})"
+    text = f"{len(workers)} workers, {threads} threads ({info.get('address', '?')})"
+    link = getattr(client, "dashboard_link", None)
+    return text + (f", dashboard {link}" if link else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,8 +196,9 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     client : distributed.Client
     cache_dir : path, optional
         Cache root on this (the client's) machine. Finished partitions are saved under
-        ``<cache_dir>/embeddings/parts/`` as they arrive and skipped by a later call, and the full
-        matrix is written where :func:`explorer.embed.embed` looks for it. No cache when None.
+        ``<cache_dir>/embeddings/parts/`` as they arrive and skipped by a later call; once all are
+        there the full matrix is written where :func:`explorer.embed.embed` looks for it and the
+        partition files are deleted. No cache when None.
     partition_size : int
         Texts per task.
     show_progress : bool
@@ -260,21 +265,9 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     out.flush()
     del out
     os.replace(tmp, final)
-    if not bounds:
-        save_array(final, np.empty((0, dim), np.float32))
+    for p in paths:  # the full matrix is cached: the partitions are no longer needed to resume
+        p.unlink(missing_ok=True)
     return np.load(final, mmap_mode="r", allow_pickle=False)
-
-
-def clear_parts(cache_dir, texts, encoder, partition_size=PARTITION_SIZE) -> int:
-    """Delete the partition files of ``texts`` (after the full matrix is cached); return the count."""
-    texts = [str(t) for t in texts]
-    n = 0
-    for s, e in partition_bounds(len(texts), partition_size):
-        p = partition_path(cache_dir, texts[s:e], encoder)
-        if p.exists():
-            p.unlink()
-            n += 1
-    return n
 
 
 # --------------------------------------------------------------------------------------------

@@ -142,6 +142,10 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         else:
             hit = (cache_dir / "embeddings" / f"{cache_key(dataset.texts, encoder)}.npy").exists()
             sources["embeddings"] = "cache" if hit else "computed"
+            if client is not None and not hit:
+                from .distributed import describe
+
+                sources["embeddings"] = f"computed on Dask: {describe(client)}"
         if client is not None and not isinstance(encoder, PrecomputedEmbeddings):
             from .distributed import PARTITION_SIZE, embed_partitioned
 

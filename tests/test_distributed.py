@@ -157,6 +157,7 @@ def test_an_interrupted_run_resumes_with_the_missing_partitions_only(client, tmp
     computed_again = len(list(log.iterdir())) - first_run
     assert computed_again == len(failing)  # only the missing partitions were encoded
     np.testing.assert_array_equal(np.asarray(X), HashEncoder().encode(TEXTS))
+    assert not any(partition_path(tmp_path, TEXTS[s:e], enc).exists() for s, e in bounds)
 
 
 def test_umap_transform_on_workers_matches_the_local_transform(client):
