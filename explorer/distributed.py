@@ -291,7 +291,7 @@ def transform_partitioned(reducer, X, client, chunk_size=10_000, on_rows=None):
     bounds = partition_bounds(len(X), chunk_size)
     if not bounds:
         return np.empty((0, 2), np.float32)
-    [remote] = client.scatter([reducer], broadcast=True, hash=False)
+    [remote] = client.scatter([reducer], hash=False)  # workers fetch it
     futures = client.map(_transform, [X[s:e] for s, e in bounds], reducer=remote, pure=False,
                          key=[f"anchoral-umap-{uuid.uuid4().hex[:8]}-{i}"
                               for i in range(len(bounds))])
@@ -365,7 +365,7 @@ def score_finetuned(client, texts, model_path, state, weights_key, n_classes, *,
     """
     texts = [str(t) for t in texts]
     bounds = partition_bounds(len(texts), partition_size)
-    [remote] = client.scatter([state], broadcast=True, hash=False)
+    [remote] = client.scatter([state], hash=False)  # workers fetch it
     futures = client.map(_score_partition, [texts[s:e] for s, e in bounds], pure=False,
                          model_path=str(model_path), weights_key=weights_key, state=remote,
                          n_classes=int(n_classes), max_length=int(max_length),

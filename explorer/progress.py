@@ -6,8 +6,8 @@ file, a pipe, a CI job) carriage-return redraws would pile up, so it writes one 
 starts, a line at most every ``interval`` seconds, and one line when it ends::
 
     embedding: 0/117,791 text
-    embedding: 20,480/117,791 text (17 %), 62 s, 330 text/s
-    embedding: done, 117,791 text in 361 s (326 text/s)
+    embedding: 20,480/117,791 text (17 %), 62 s, 330.3 text/s, ~295 s left
+    embedding: done, 117,791 text in 361.0 s (326.3 text/s)
 """
 
 from __future__ import annotations
@@ -26,13 +26,21 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _rate(n, seconds, unit) -> str:
+    """``'326.1 text/s'``, or ``'46.2 s/part'`` when one unit takes more than a second."""
+    if n <= 0:
+        return f"0 {unit}/s"
+    per_s = n / max(seconds, 1e-9)
+    return f"{per_s:,.1f} {unit}/s" if per_s >= 1 else f"{seconds / n:,.1f} s/{unit}"
+
+
 class LineProgress:
     """tqdm's small interface, written as plain lines (for logs)."""
 
     def __init__(self, total, desc, unit, file, interval=LOG_INTERVAL, initial=0):
         self.total, self.desc, self.unit, self.file = total, desc, unit, file
         self.interval = interval
-        self.n = int(initial)
+        self.n = self._n0 = int(initial)
         self.postfix = ""
         self._start = self._last = time.perf_counter()
         self._closed = False
@@ -52,8 +60,11 @@ class LineProgress:
             self._last = now
             spent = now - self._start
             share = f" ({100 * self.n / self.total:.0f} %)" if self.total else ""
+            left = ""
+            if self.total and self.n > self._n0:
+                left = f", ~{(self.total - self.n) * spent / (self.n - self._n0):.0f} s left"
             self._write(f"{self.desc}: {self.n:,}/{self._total()} {self.unit}{share}, "
-                        f"{spent:.0f} s, {self.n / max(spent, 1e-9):,.1f} {self.unit}/s")
+                        f"{spent:.0f} s, {_rate(self.n - self._n0, spent, self.unit)}{left}")
 
     def set_postfix(self, **values):
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -64,7 +75,7 @@ class LineProgress:
         self._closed = True
         spent = time.perf_counter() - self._start
         self._write(f"{self.desc}: done, {self.n:,} {self.unit} in {spent:.1f} s "
-                    f"({self.n / max(spent, 1e-9):,.1f} {self.unit}/s)")
+                    f"({_rate(self.n - self._n0, spent, self.unit)})")
 
     def __enter__(self):
         return self

@@ -36,6 +36,7 @@ def test_a_log_line_per_interval_with_share_and_postfix():
     lines = log.getvalue().splitlines()
     assert lines[0] == "seed 0 anchoral/entropy: 1/4 round (1 already done)"
     assert lines[1].startswith("seed 0 anchoral/entropy: 2/4 round (50 %), ")
+    assert " s left" in lines[1]  # 1 round done since the start: ETA from that rate
     assert lines[1].endswith(" share=0.104, f1=0.074")
     assert lines[2].startswith("seed 0 anchoral/entropy: done, 2 round in ")
     assert len(lines) == 3
@@ -65,3 +66,11 @@ def test_hugging_face_bars_are_off_in_a_log_only(monkeypatch):
     assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
     assert quiet_library_bars(io.StringIO()) is True
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+
+
+def test_rates_read_per_second_or_seconds_per_unit():
+    from explorer.progress import _rate
+
+    assert _rate(300, 2.0, "text") == "150.0 text/s"
+    assert _rate(3, 138.0, "part") == "46.0 s/part"
+    assert _rate(0, 5.0, "part") == "0 part/s"
