@@ -15,7 +15,10 @@ the cache.
 ``LocalCluster`` of 1 and of 2 one-thread worker processes (partitions of 64 texts, no cache),
 after a warm-up that loads the encoder in every worker, alternating the two settings over the
 repeats and keeping each one's best. The ratio is the scale-out speedup on this machine; the load
-average before and after is saved with it, since other processes compete for the same cores.
+average before and after is saved with it, since other processes compete for the same cores. The
+workers' CPU seconds are measured too (``time.process_time`` in each worker): ``cpu_share`` is the
+fraction of the wall time each worker actually ran on a core (1.0 on an idle machine), so a low
+share tells contention from a scaling problem, and ``texts_per_cpu_s`` should not drop with 2.
 """
 
 from __future__ import annotations
@@ -101,17 +104,25 @@ def bench_workers(n, repeats, partition_size=64) -> dict:
         clients = {1: c1, 2: c2}
         for c in clients.values():
             _warm(c, encoder)
+        cpu = {}
         for r in range(repeats):
             order = (1, 2) if r % 2 == 0 else (2, 1)
             for k in order:
+                c0 = clients[k].run(time.process_time)
                 t0 = time.perf_counter()
                 embed_partitioned(texts, encoder, clients[k], partition_size=partition_size,
                                   show_progress=False)
                 dt = time.perf_counter() - t0
-                best[k] = min(best.get(k, float("inf")), dt)
-                print(f"repeat {r}: {k} worker(s) {dt:.1f} s ({n / dt:.1f} texts/s)", flush=True)
-    rows = [{"workers": k, "seconds": round(best[k], 2), "texts_per_s": round(n / best[k], 1)}
-            for k in (1, 2)]
+                c1 = clients[k].run(time.process_time)
+                used = sum(c1[w] - c0[w] for w in c1)
+                if dt < best.get(k, float("inf")):
+                    best[k], cpu[k] = dt, used
+                print(f"repeat {r}: {k} worker(s) {dt:.1f} s ({n / dt:.1f} texts/s), worker CPU "
+                      f"{used:.1f} s", flush=True)
+    # cpu_share: the fraction of the wall time each worker really ran on a core (1.0 = a free core)
+    rows = [{"workers": k, "seconds": round(best[k], 2), "texts_per_s": round(n / best[k], 1),
+             "worker_cpu_s": round(cpu[k], 2), "texts_per_cpu_s": round(n / cpu[k], 1),
+             "cpu_share": round(cpu[k] / (best[k] * k), 2)} for k in (1, 2)]
     return {"texts": n, "partition_size": partition_size, "repeats": repeats, "rows": rows,
             "speedup_2_vs_1": round(best[1] / best[2], 2), "target": 1.8,
             "loadavg_before": [round(x, 2) for x in load0],
@@ -138,7 +149,8 @@ def main(argv=None):
         n = args.texts or (512 if args.quick else 2048)
         repeats = args.repeats or (1 if args.quick else 2)
         result = bench_workers(n, repeats)
-        print(table(result["rows"], ["workers", "seconds", "texts_per_s"]))
+        print(table(result["rows"], ["workers", "seconds", "texts_per_s", "worker_cpu_s",
+                                     "texts_per_cpu_s", "cpu_share"]))
         print(f"speedup 2 vs 1 worker: {result['speedup_2_vs_1']}x (target 1.8x); load "
               f"{result['loadavg_before']} → {result['loadavg_after']}")
         path = save("scale_workers_quick" if args.quick else "scale_workers", result)

@@ -278,3 +278,18 @@ def test_finetuned_scoring_on_workers_matches_local_scoring(client):
     np.testing.assert_allclose(p_dask, p_local, atol=1e-5)
     np.testing.assert_allclose(h_dask, h_local, atol=1e-4)
     assert p_dask.shape == (40, 2) and h_dask.shape == (40, 384)
+
+
+@pytest.mark.slow
+def test_cli_prepare_with_dask_equals_the_local_prepare(tmp_path, capsys):
+    path = _pool(tmp_path)
+    dask_out, local_out = tmp_path / "dask.npy", tmp_path / "local.npy"
+    assert cli_main(["prepare", str(path), "--cache-dir", str(tmp_path / "c1"), "--dask",
+                     "local:1", "--no-projection", "--save-embeddings", str(dask_out)]) == 0
+    out = capsys.readouterr().out
+    assert "dask: 1 workers, 1 threads" in out and "computed on Dask" in out
+    assert cli_main(["prepare", str(path), "--cache-dir", str(tmp_path / "c2"),
+                     "--no-projection", "--save-embeddings", str(local_out)]) == 0
+    a, b = np.load(dask_out), np.load(local_out)
+    assert a.shape == b.shape == (60, 384)
+    assert np.sum(a * b, axis=1).min() >= 0.9999
