@@ -13,9 +13,13 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(PY):
 	python3 -m venv $(VENV)
 
-# torch first, pinned to the CPU build: unpinned, pip pulls several GB of CUDA packages
+# torch first, the CPU build: pyproject.toml asks for any torch>=2.1, and without this line pip
+# pulls several GB of CUDA packages. A GPU machine: `make install TORCH=torch` (or TORCH_INDEX=).
+TORCH       ?= torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PY) -m pip install -q "torch==2.13.0+cpu"
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 

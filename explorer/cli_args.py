@@ -55,7 +55,27 @@ def add_data_arguments(parser, data_help=None, optional=False):
                         "docs/benchmarks.md)")
 
 
-def prepare_from_args(args, projection=True, progress=True):
+def add_dask_argument(parser):
+    """``--dask ADDRESS`` (prepare, simulate, serve): where the per-row work runs."""
+    parser.add_argument("--dask", metavar="ADDRESS", default=None,
+                        help="embed (in cached partitions), UMAP-transform and score with the "
+                        "fine-tuned encoder on a Dask cluster: a scheduler address "
+                        "(tcp://host:8786), 'local' or 'local:N' (N one-thread worker processes "
+                        "here); see docs/scale.md")
+
+
+def dask_from_args(args):
+    """A context manager giving the ``--dask`` client (``None`` without ``--dask``)."""
+    import contextlib
+
+    if not getattr(args, "dask", None):
+        return contextlib.nullcontext(None)
+    from .distributed import dask_client
+
+    return dask_client(args.dask)
+
+
+def prepare_from_args(args, projection=True, progress=True, client=None):
     """:func:`~explorer.prepare.prepare` with the options of :func:`add_data_arguments`."""
     from .prepare import prepare
 
@@ -63,4 +83,4 @@ def prepare_from_args(args, projection=True, progress=True):
                    minority=args.minority, drop_invalid=args.drop_invalid,
                    cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
                    embeddings_dtype=getattr(args, "embeddings_dtype", "float32"),
-                   projection=projection, progress=progress)
+                   projection=projection, progress=progress, client=client)

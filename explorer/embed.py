@@ -34,9 +34,12 @@ def default_model_path() -> str:
 
 
 def _offline():
+    from .progress import quiet_library_bars
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_library_bars()  # no "Loading weights" bar in a log
 
 
 class Encoder:
@@ -133,9 +136,9 @@ class SentenceEncoder(Encoder):
         if n == 0:
             return out
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        from tqdm.auto import tqdm
+        from .progress import bar as progress_bar
 
-        with tqdm(total=n, desc="embedding", unit="text", disable=not show_progress) as bar:
+        with progress_bar(total=n, desc="embedding", unit="text", show=show_progress) as bar:
             for start in range(0, n, self.chunk_size):
                 rows = order[start:start + self.chunk_size]
                 vecs = self.model_.encode(
@@ -269,6 +272,19 @@ def _save_cast(path: Path, X, dtype, block=65_536) -> None:
         del out
 
     write_atomic(path, write)
+
+
+def save_embeddings(path, X, dtype="float32") -> np.ndarray:
+    """Write the pool's vectors ``X`` (n, d) to the ``.npy`` file ``path`` (atomic); return them.
+
+    ``dtype`` is ``"float32"`` (exact) or ``"float16"`` (half the size; unit rows move by ~1e-3).
+    The file is what ``prepare(..., embeddings=path)`` / ``--embeddings`` reads back.
+    """
+    if dtype not in ("float32", "float16"):
+        raise ParameterError(f"dtype={dtype!r} must be 'float32' or 'float16'")
+    out = np.asarray(X, dtype=np.dtype(dtype))
+    save_array(Path(path).expanduser(), out)
+    return out
 
 
 def embed(texts, encoder=None, cache_dir=None, show_progress=True, dtype="float32"):

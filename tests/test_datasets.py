@@ -303,7 +303,7 @@ def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
     assert corpora.brown_path() == tmp_path / "datasets" / "brown.parquet"
     assert resolve_builtin("unknown-name") is None
     assert resolve_builtin("sample") == corpora.sample_path()
-    assert set(corpora.BUILTIN) == {"sample", "brown"}
+    assert set(corpora.BUILTIN) == {"sample", "brown", "wordnet"}
 
 
 def test_missing_npm_is_one_clear_error(tmp_path, monkeypatch):

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-from explorer.cli_args import add_data_arguments, prepare_from_args
+from explorer.cli_args import (  # noqa: F401 (prepare_from_args: re-exported)
+    add_dask_argument, add_data_arguments, dask_from_args, prepare_from_args)
 
 HELP = "Load a dataset, embed it, build the vector index and the UMAP map (all cached)."
 
 
 def add_arguments(parser):
     add_data_arguments(parser)
+    add_dask_argument(parser)
     parser.add_argument("--no-projection", action="store_true", help="skip the UMAP map")
+    parser.add_argument("--save-embeddings", metavar="FILE.npy", default=None,
+                        help="also write the pool's vectors (unit rows, in row order) to this "
+                        ".npy file: the mirror of --embeddings")
+    parser.add_argument("--save-dtype", choices=("float32", "float16"), default="float32",
+                        help="dtype of --save-embeddings (float16: half the size, ~1e-3 error)")
 
 
 def run(args) -> int:
-    prepared = prepare_from_args(args, projection=not args.no_projection)
+    from pathlib import Path
+
+    from explorer.exceptions import ParameterError
+
+    save = Path(args.save_embeddings).expanduser() if args.save_embeddings else None
+    if save is not None and save.suffix != ".npy":
+        raise ParameterError(f"--save-embeddings={args.save_embeddings!r} must end in .npy "
+                             "(a NumPy array file, the format --embeddings reads)")
+    with dask_from_args(args) as client:
+        if client is not None:
+            from explorer.distributed import describe
+
+            print(f"dask: {describe(client)}", flush=True)
+        prepared = prepare_from_args(args, projection=not args.no_projection, client=client)
     print(prepared.summary())
+    if save is not None:
+        from explorer.embed import save_embeddings
+
+        X = save_embeddings(save, prepared.embeddings, dtype=args.save_dtype)
+        print(f"saved {X.shape[0]:,} x {X.shape[1]} {args.save_dtype} embeddings to {save}")
     return 0

@@ -6,15 +6,24 @@ HELP = "Open the AnchorAL Explorer app (map, live comparison plots) on a dataset
 
 
 def add_arguments(parser):
+    from explorer.cli_args import add_dask_argument
     from explorer.ui.serving import add_arguments as add_app_arguments
 
     add_app_arguments(parser)
+    add_dask_argument(parser)
     parser.add_argument("--port", type=int, default=5006, help="port to serve on (0: any free)")
     parser.add_argument("--address", default="localhost", help="address to listen on")
     parser.add_argument("--show", action="store_true", help="open the app in a browser tab")
 
 
 def run(args) -> int:
+    from explorer.cli_args import dask_from_args
+
+    with dask_from_args(args) as client:
+        return _serve(args, client)
+
+
+def _serve(args, client) -> int:
     import os
 
     from explorer.ui.serving import options_from_args
@@ -29,7 +38,8 @@ def run(args) -> int:
 
         load = dict(opts["load"])
         minority = list(load.pop("minority") or []) or None
-        prepared = prepare(opts["source"], minority=minority, progress=True, **load)
+        prepared = prepare(opts["source"], minority=minority, progress=True, client=client,
+                           **load)
         print(prepared.summary())
 
     import panel as pn
@@ -38,6 +48,8 @@ def run(args) -> int:
 
     pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
     prepared = load_prepared(opts["source"], **opts["load"])
+    if client is not None:  # the fine-tuned encoder scores large pools on the cluster
+        prepared.client = client
     if opts["session"]:
         from explorer.ui.serving import ensure_session
 

@@ -29,9 +29,10 @@ OPTIONS = {"filter": "--filters", "strategy": "--strategies"}
 
 def add_arguments(parser):
     from explorer import registry
-    from explorer.cli_args import add_data_arguments
+    from explorer.cli_args import add_dask_argument, add_data_arguments
 
     add_data_arguments(parser)
+    add_dask_argument(parser)
     g = parser.add_argument_group("active learning")
     g.add_argument("--filters", default="anchoral,full",
                    help="comma-separated pool filters: " + ", ".join(registry.FILTERS))
@@ -130,14 +131,21 @@ def summarise(summary):
 
 
 def run(args) -> int:
+    from explorer.cli_args import dask_from_args
+
+    runs, seeds, test_size = _check(args)
+    with dask_from_args(args) as client:  # --model finetune scores large pools on it too
+        return _run(args, runs, seeds, test_size, client)
+
+
+def _run(args, runs, seeds, test_size, client) -> int:
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from explorer.cli_args import prepare_from_args
     from explorer.experiment import Experiment, save_tables
+    from explorer.progress import bar
 
-    runs, seeds, test_size = _check(args)
-    prepared = prepare_from_args(args, projection=False, progress=not args.quiet)
+    prepared = prepare_from_args(args, projection=False, progress=not args.quiet, client=client)
     params = dict(_params(args), test_size=test_size, minority_only=args.minority_only,
                   class_weight=args.class_weight,
                   model_params={"epochs": args.epochs} if args.epochs else None)
@@ -152,19 +160,19 @@ def run(args) -> int:
              else ""), file=sys.stderr)
     summaries = []
     for exp in experiments:
-        bars = {r.key: tqdm(total=args.rounds, desc=f"seed {exp.seed} {r.key}", leave=True,
-                            disable=args.quiet, file=sys.stderr, position=i)
+        bars = {r.key: bar(total=args.rounds, desc=f"seed {exp.seed} {r.key}", unit="round",
+                           show=not args.quiet, position=i)
                 for i, r in enumerate(exp.runs)}
 
         def tick(run, record):
             if record.round > 0:
-                bars[run.key].update(1)
                 bars[run.key].set_postfix(share=f"{record.minority_share:.3f}",
                                           f1=f"{record.minority_f1:.3f}")
+                bars[run.key].update(1)
 
         exp.run(args.rounds, callback=tick)
-        for bar in bars.values():
-            bar.close()
+        for b in bars.values():
+            b.close()
         summaries.append(exp.summary().assign(seed=exp.seed))
     out = Path(args.out) if args.out else Path("runs") / f"simulate-{prepared.dataset.name}"
     out.mkdir(parents=True, exist_ok=True)

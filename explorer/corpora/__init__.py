@@ -62,6 +62,8 @@ BUILTIN: dict[str, Corpus] = {c.name: c for c in (
            "shipped", shipped="sample_data/sample.parquet"),
     Corpus("brown", "Brown corpus sentences labelled with 15 genres, ~57k texts; built by "
            "`anchoral fetch brown`", builder="brown:fetch_brown"),
+    Corpus("wordnet", "WordNet 3.1 synsets (lemmas: definition) labelled with 45 lexicographer "
+           "files, ~118k texts; built by `anchoral fetch wordnet`", builder="wordnet:fetch_wordnet"),
 )}
 
 
