@@ -156,7 +156,7 @@ def _resolve(source, cache_dir=None):
     if not path.exists():
         raise DataError(
             f"dataset {str(source)!r} not found: give a path to a .csv, .parquet or .jsonl file, "
-            "or one of the built-in names " + ", ".join(map(repr, BUILTIN))
+            "or one of the built-in names " + ", ".join(map(repr, corpora.BUILTIN))
         )
     if path.is_dir():
         raise DataError(f"dataset {str(path)!r} is a directory: give a .csv, .parquet or .jsonl file")
