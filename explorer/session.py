@@ -31,8 +31,10 @@ PAPER_SUBPOOL_SIZE = 10_000
 
 ROUND_COLUMNS = [
     "filter", "strategy", "model", "seed", "round", "n_labelled", "n_minority", "minority_share",
-    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "t_retrieval",
-    "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1", "macro_f1",
+    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "n_unlabelled",
+    "n_scored", "n_encoded", "n_encoded_actual", "pool_minority_share", "queried_minority_share",
+    "t_retrieval", "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1",
+    "macro_f1",
 ]
 QUERY_COLUMNS = ["filter", "strategy", "seed", "round", "id", "label", "score", "anchor_id",
                  "similarity"]
@@ -248,6 +250,11 @@ class Run:
             "n_queried": 0 if sel is None else len(sel.ids),
             "subpool_size": 0 if sel is None else len(sel.subpool),
             "subpool_minority_share": np.nan, "n_anchors": 0 if sel is None else len(sel.anchors),
+            "n_unlabelled": 0 if sel is None else int(sel.n_unlabelled),
+            "n_scored": 0 if sel is None else int(sel.n_scored),
+            "n_encoded": 0 if sel is None else int(sel.n_encoded),
+            "n_encoded_actual": encoded is not None,
+            "pool_minority_share": np.nan, "queried_minority_share": np.nan,
             "t_retrieval": np.nan, "t_scoring": np.nan, "t_selection": np.nan,
             "t_train": t_train, "t_eval": t_eval,
             "minority_f1": m["minority_f1"], "majority_f1": m["majority_f1"],
@@ -260,12 +267,27 @@ class Run:
             gold = gold[gold >= 0]
             rec.update(subpool_minority_share=minority_share(gold, exp.minority),
                        t_retrieval=sel.t_retrieval, t_scoring=sel.t_scoring,
-                       t_selection=sel.t_selection)
+                       t_selection=sel.t_selection, pool_minority_share=self._pool_share(sel))
+            if y_queried is not None:
+                y_q = np.asarray(y_queried, np.int64)
+                rec["queried_minority_share"] = minority_share(y_q[y_q >= 0], exp.minority)
         rec["anchor_ids"] = [] if sel is None else sel.anchors.tolist()
         rec["subpool_ids"] = [] if sel is None else sel.subpool.tolist()
         rec["queried_ids"] = [] if sel is None else sel.ids.tolist()
         rec["queried_labels"] = [] if y_queried is None else np.asarray(y_queried).tolist()
         return rec
+
+    def _pool_share(self, sel):
+        """Minority share (gold labels) of the unlabelled pool ``sel`` was chosen from; NaN in
+        annotate mode. Counts only the rows labelled or skipped so far, not the whole pool."""
+        exp = self.experiment
+        if exp.mode == "annotate":
+            return np.nan
+        done = np.setdiff1d(np.concatenate([self.labelled, self.skipped]), sel.ids)
+        gold = exp.dataset.y[done]
+        n = exp.pool_counts_[0] - int((gold >= 0).sum())
+        n_min = exp.pool_counts_[1] - int(np.isin(gold, exp.minority).sum())
+        return n_min / n if n > 0 else np.nan
 
     # -- summaries --------------------------------------------------------------------------
     def auc(self) -> float:
@@ -388,6 +410,8 @@ class Experiment:
             self.check_rounds(n_rounds)
         gold = self.dataset.y[self.train_ids]
         self.pool_minority_share = minority_share(gold[gold >= 0], self.minority)
+        #: (gold-labelled rows, of which minority) in the training pool
+        self.pool_counts_ = (int((gold >= 0).sum()), int(np.isin(gold, self.minority).sum()))
         self.filter_params = dict(n_anchors=self.n_anchors, n_neighbors=self.n_neighbors,
                                   subpool_size=self.subpool_size, anchor_strategy=anchor_strategy,
                                   minority_only=minority_only, sampling=sampling,
