@@ -6,9 +6,10 @@ from pathlib import Path
 
 from explorer.exceptions import ParameterError
 
-HELP = "Export a saved session: labels (CSV/Parquet/JSONL), the rounds table, the plots (PNG/HTML)."
+HELP = ("Export a saved session: labels (CSV/Parquet/JSONL), the rounds table, the plots "
+        "(PNG/HTML), two runs compared.")
 
-WHAT = ("labels", "rounds", "queries", "plots")
+WHAT = ("labels", "rounds", "queries", "plots", "compare")
 
 
 def add_arguments(parser):
@@ -18,10 +19,17 @@ def add_arguments(parser):
                         help="csv, parquet or jsonl (tables); png or html (plots); default: "
                         "from --out's extension")
     parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument("--runs", nargs=2, metavar=("A", "B"), default=None,
+                        help="--what compare: the two runs (keys such as anchoral/entropy)")
+    parser.add_argument("--round", type=int, default=None,
+                        help="--what compare: last round compared (default: the last of both)")
 
 
-def export(session_dir, what, out, fmt=None) -> Path:
-    """Write ``what`` of the session in ``session_dir`` to ``out``; returns the path."""
+def export(session_dir, what, out, fmt=None, runs=None, round=None) -> Path:
+    """Write ``what`` of the session in ``session_dir`` to ``out``; returns the path.
+
+    ``what="compare"`` writes one row per id queried by either of ``runs`` up to ``round``
+    (:func:`explorer.compare.compare_runs`: id, group, label, round_a, round_b)."""
     from explorer.store import read_labels, read_manifest
 
     out = Path(out)
@@ -46,6 +54,20 @@ def export(session_dir, what, out, fmt=None) -> Path:
         texts = _texts(doc)
         if texts is not None:
             df.insert(df.columns.get_loc("id") + 1, "text", [texts[i] for i in df["id"]])
+    elif what == "compare":
+        import pandas as pd
+
+        from explorer.compare import compare_runs
+
+        if not runs or len(runs) != 2:
+            raise ParameterError("--what compare needs --runs A B (two run keys)")
+        rounds = pd.read_parquet(Path(session_dir) / "rounds.parquet")
+        df = compare_runs(rounds, runs[0], runs[1], round).points
+        labels = read_labels(session_dir)  # class names of every committed label
+        name = dict(zip(labels["id"], labels["label"].replace("", "(skipped)")))
+        df["label"] = [name.get(i, lab) for i, lab in zip(df["id"], df["label"])]
+        df.insert(2, "run_a", runs[0])
+        df.insert(3, "run_b", runs[1])
     else:
         import pandas as pd
 
@@ -75,6 +97,7 @@ def _texts(doc):
 
 
 def run(args) -> int:
-    path = export(args.session, args.what, args.out, args.format)
+    path = export(args.session, args.what, args.out, args.format, runs=args.runs,
+                  round=args.round)
     print(f"wrote {path}")
     return 0
