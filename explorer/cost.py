@@ -159,8 +159,8 @@ def explain_projection(table, n_classes, n_anchors=10, n_neighbors=50, cost=None
     """One sentence saying what :func:`project_cost`'s ``table`` is and what it shows."""
     cost = cost or encoder_cost()
     last = table.iloc[-1]
-    return (f"A projection, not a measurement: encoding one text with the fine-tuned encoder "
-            f"costs {cost.describe()}; each round full-pool AL re-encodes every unlabelled text "
+    return (f"A projection, not a measurement: the fine-tuned encoder costs "
+            f"{cost.describe()}; each round full-pool AL re-encodes every unlabelled text "
             f"while AnchorAL encodes at most {n_classes} classes x {n_anchors} anchors x "
             f"{n_neighbors} neighbours = {n_classes * n_anchors * n_neighbors:,} (capped at M), "
             f"so at {_rows(last['pool'])} rows a round costs {last['full_time']} against "

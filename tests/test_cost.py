@@ -61,7 +61,7 @@ def test_project_cost_by_hand():
 def test_explain_projection_names_the_measurement():
     t = project_cost(4_278, 2, cost=MS24)
     text = explain_projection(t, 2, cost=MS24)
-    assert text.startswith("A projection, not a measurement: encoding one text")
+    assert text.startswith("A projection, not a measurement: the fine-tuned encoder costs")
     assert "24.0 ms of CPU per text (a test figure)" in text
     assert "2 classes x 10 anchors x 50 neighbours = 1,000" in text
     assert text.endswith("at 10M rows a round costs 2.2 days against 24 s.")
