@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import ParameterError
-from .session import default_subpool_size
+from .settings import default_subpool_size
 
 #: the pools a projection covers besides the one at hand
 PROJECTION_SIZES = (100_000, 1_000_000, 10_000_000)

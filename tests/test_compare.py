@@ -6,7 +6,7 @@ import pytest
 
 from explorer.compare import GROUPS, compare_runs, enrichment_frame
 from explorer.exceptions import ParameterError
-from explorer.session import simulate
+from explorer.experiment import simulate
 
 
 def table():

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_prepared
 from explorer.exceptions import DataError, ParameterError
 from explorer.metrics import curve_auc, evaluate, minority_share
-from explorer.session import (QUERY_COLUMNS, ROUND_COLUMNS, Experiment, default_subpool_size,
+from explorer.experiment import (QUERY_COLUMNS, ROUND_COLUMNS, Experiment, default_subpool_size,
                               simulate)
 
 ALL = [(f, s) for f in ("anchoral", "full", "randsub", "seals") for s in ("entropy", "badge")]
@@ -68,7 +68,7 @@ def test_propose_is_idempotent_and_commit_takes_human_labels(blobs):
     assert run.propose() is sel and run.round == 0
     labels = ["min"] + [-1] + [0] * (len(sel.ids) - 2)
     rec = run.commit(labels)
-    assert rec["round"] == 1 and rec["n_labelled"] == 20 + len(sel.ids) - 1
+    assert rec.round == 1 and rec.n_labelled == 20 + len(sel.ids) - 1
     assert run.labels[-len(sel.ids) + 1:].tolist() == [1] + [0] * (len(sel.ids) - 2)
     assert sel.ids[1] in run.skipped and sel.ids[1] not in run.unlabelled()
     with pytest.raises(ParameterError, match=r"label 'spam' is not a class; use one of maj, min"):
@@ -84,8 +84,8 @@ def test_run_callback_progress_and_cancel(blobs):
     seen = []
 
     def callback(run, record):
-        seen.append((run.key, record["round"]))
-        if record["round"] == 2 and run.key == ALL[1][0] + "/" + ALL[1][1]:
+        seen.append((run.key, record.round))
+        if record.round == 2 and run.key == ALL[1][0] + "/" + ALL[1][1]:
             cancel.set()
 
     done = exp.run(5, callback=callback, cancel=cancel)
@@ -206,13 +206,13 @@ def test_rounds_record_cost_counts_and_minority_shares(blobs):
     for run in exp.runs:
         for rnd in (1, 2):
             rec, sel = run.records[rnd], run.selections[rnd]
-            before = run.labelled[:run.records[rnd - 1]["n_labelled"]]
+            before = run.labelled[:run.records[rnd - 1].n_labelled]
             unl = np.setdiff1d(train, before)  # nothing skipped in simulation
-            assert rec["n_unlabelled"] == len(unl) == len(train) - 20 - 10 * (rnd - 1)
-            assert rec["n_scored"] == len(sel.subpool)
-            assert rec["pool_minority_share"] == pytest.approx((y[unl] == 1).mean())
-            assert rec["queried_minority_share"] == pytest.approx((y[sel.ids] == 1).mean())
-            assert rec["n_encoded_actual"] is False  # an LR head: counts what an encoder would do
+            assert rec.n_unlabelled == len(unl) == len(train) - 20 - 10 * (rnd - 1)
+            assert rec.n_scored == len(sel.subpool)
+            assert rec.pool_minority_share == pytest.approx((y[unl] == 1).mean())
+            assert rec.queried_minority_share == pytest.approx((y[sel.ids] == 1).mean())
+            assert rec.n_encoded_actual is False  # an LR head: counts what an encoder would do
     anchoral, full = exp.runs[0].records[2], exp.runs[1].records[2]
-    assert anchoral["n_scored"] == anchoral["n_encoded"] == 80  # M binds: 2 x 5 x 15 = 150 > 80
-    assert full["n_scored"] == full["n_unlabelled"] and full["n_encoded"] == 0  # random: no model
+    assert anchoral.n_scored == anchoral.n_encoded == 80  # M binds: 2 x 5 x 15 = 150 > 80
+    assert full.n_scored == full.n_unlabelled and full.n_encoded == 0  # random: no model
