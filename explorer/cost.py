@@ -1,11 +1,11 @@
 """What a round costs: texts scored and encoded per run, projected to larger pools from a measurement.
 
 The AnchorAL paper's argument is a count. With a fine-tuned encoder, full-pool active learning must
-re-encode every unlabelled text each round to score it; AnchorAL scores only the subpool its anchors
-retrieve, at most ``classes x n_anchors x n_neighbors`` rows, capped at M. Multiplying those counts
-by the per-text encoding cost measured on this machine (``benchmarks/bench_encoder.py``) gives the
-projection of :func:`project_cost`; :func:`explain_rounds` turns a rounds table into one sentence
-saying what the runs show.
+re-encode every unlabelled text each round to score it; AnchorAL scores only the subpool its
+anchors retrieve, at most ``classes x n_anchors x n_neighbors`` rows, capped at M. Multiplying
+those counts by the per-text encoding cost measured on this machine
+(``benchmarks/bench_encoder.py``) gives the projection of :func:`project_cost`;
+:func:`explain_rounds` turns a rounds table into one sentence saying what the runs show.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def anchoral_budget(n_unlabelled, n_classes, n_anchors=10, n_neighbors=50, subpo
     (default ``n_unlabelled``); with ``unlabelled <= M`` AnchorAL scores the whole pool.
     """
     n_unlabelled = int(n_unlabelled)
-    m = default_subpool_size(n_train or n_unlabelled) if subpool_size is None else int(subpool_size)
+    m = (default_subpool_size(n_train or n_unlabelled) if subpool_size is None
+         else int(subpool_size))
     if n_unlabelled <= m:
         return n_unlabelled
     return int(min(int(n_classes) * int(n_anchors) * int(n_neighbors), m))
@@ -237,7 +238,8 @@ def explain_rounds(rounds, run=None, cost=None) -> str:
     share = last["n_scored"] / max(last["n_unlabelled"], 1)
     text = f"{_label(last)} scored {_percent(share)} of the pool ({int(last['n_scored']):,} of " \
            f"{int(last['n_unlabelled']):,} texts)"
-    full_keys = [k for k in keys if df.loc[df["run"] == k, "filter"].iloc[0] == "full" and k != run]
+    full_keys = [k for k in keys
+                 if df.loc[df["run"] == k, "filter"].iloc[0] == "full" and k != run]
     if not full_keys or last["filter"] == "full":
         return text + f" in {format_seconds(_median(mine, 't_selection'))} per round."
     full = df[df["run"] == full_keys[0]]

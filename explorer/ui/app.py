@@ -140,11 +140,13 @@ class ExplorerApp(pn.viewable.Viewer):
                              margin=(0, 10)),
             self.curves,
             self.summary,
-            pn.pane.Markdown("#### What a round would cost with a fine-tuned encoder "
-                             "(a projection, not a measurement)", margin=(0, 10)),
-            self.projection,
-            pn.pane.Markdown("#### Two runs on one map: what each queried", margin=(0, 10)),
-            self.two_runs,
+            # dynamic: the two-run map (a second datashaded pool) is built when its tab opens
+            pn.Tabs(("Cost at scale (projection)", pn.Column(
+                        pn.pane.Markdown("What a round would cost with a fine-tuned encoder: "
+                                         "a projection, not a measurement.", margin=(0, 10)),
+                        self.projection, sizing_mode="stretch_width")),
+                    ("Two runs on one map", self.two_runs), dynamic=True,
+                    sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
             self.table,

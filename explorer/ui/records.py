@@ -51,6 +51,8 @@ def run_label(key) -> str:
 
 def run_color(key) -> str:
     """A run's colour, shared by the map and every comparison plot; a fork gets its own."""
+    if not key:  # no run yet (the map before the first round)
+        return "#444444"
     k = key if isinstance(key, RunKey) else RunKey.parse(key)
     if k.is_fork:
         return FORK_COLORS[zlib.crc32(str(k).encode()) % len(FORK_COLORS)]

@@ -8,8 +8,7 @@ import re
 import pandas as pd
 from playwright.sync_api import expect
 
-from .conftest import curve_points, figures, wait_until
-from .test_app import open_app
+from .conftest import curve_points, drawn_pixels, figures, wait_until
 
 _LEGEND_JS = """(name) => {
   for (const doc of (window.Bokeh ? Bokeh.documents : [])) {
@@ -34,6 +33,12 @@ def legend(page, figure="anchoral-map") -> dict:
     return page.evaluate(_LEGEND_JS, figure) or {}
 
 
+def open_app(page, url):
+    page.goto(f"{url}/sample", timeout=600_000)  # every view renders: minutes on a loaded box
+    expect(page.get_by_role("button", name="Step")).to_be_enabled(timeout=300_000)
+    wait_until(lambda: drawn_pixels(page) > 2000, timeout=300, message="the map raster to draw")
+
+
 def run_rounds(page, n):
     page.get_by_label("Rounds (Run N)").fill(str(n))
     page.get_by_label("Rounds (Run N)").press("Enter")
@@ -44,19 +49,21 @@ def run_rounds(page, n):
 def test_cost_lesson_views_after_a_few_rounds(page, app_url):
     open_app(page, app_url)
     # nothing selected yet: the legend lists no overlay that draws nothing
-    wait_until(lambda: legend(page), message="the map legend")
+    wait_until(lambda: legend(page), timeout=180, message="the map legend")
     shown = legend(page)
     assert shown.get("Anchors") is False and shown.get("Queried") is False, shown
     expect(page.get_by_text("After the first round, one sentence here")).to_be_visible()
 
     run_rounds(page, 3)
-    wait_until(lambda: curve_points(page, "texts-scored") == [3, 3], message="texts scored")
+    wait_until(lambda: curve_points(page, "texts-scored") == [3, 3], timeout=180,
+               message="texts scored")
     scored = [r for r in figures(page)["texts-scored"] if r["glyph"] == "Line"]
     assert len(scored) == 2 and len({r["color"] for r in scored}) == 2
     assert curve_points(page, "enrichment") == [3, 3]
     # AnchorAL's subpool line and the full pool's pool line, plus each run's pool and batch lines
     assert len([r for r in figures(page)["enrichment"] if r["glyph"] == "Line"]) == 5
-    shown = wait_until(lambda: (s := legend(page)).get("Anchors") and s, message="legend")
+    shown = wait_until(lambda: (s := legend(page)).get("Anchors") and s, timeout=180,
+                       message="legend")
     assert shown["Queried"] and shown["Subpool"] and not shown.get("Preview subpool"), shown
 
     summary = page.locator(".anchoral-summary")
@@ -68,6 +75,7 @@ def test_cost_lesson_views_after_a_few_rounds(page, app_url):
                                        r"encoder costs 24\.1 ms of CPU per text"))).to_be_visible()
 
     # two runs on one map: AnchorAL (A) vs the full pool (B) up to round 3
+    page.get_by_role("tab", name="Two runs on one map").click()
     caption = page.locator(".anchoral-two-runs-caption")
     expect(caption).to_contain_text("A = AnchorAL · entropy, B = Full pool · entropy, rounds 1–3")
     text = caption.inner_text()
@@ -78,7 +86,7 @@ def test_cost_lesson_views_after_a_few_rounds(page, app_url):
                                 figures(page).get("anchoral-two-runs", []) if r["name"]}
                        .get("Queried by both") is not None and
                        {r["name"]: r["n"] for r in figures(page)["anchoral-two-runs"]
-                        if r["name"]}, message="two-run overlays")
+                        if r["name"]}, timeout=180, message="two-run overlays")
     assert (sizes["Queried by both"], sizes["Only by A"], sizes["Only by B"]) == \
         (both, only_a, only_b), sizes
     counts = page.locator(".anchoral-two-runs-counts")
