@@ -25,7 +25,7 @@ COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "pool_
 PLOTS = {
     "minority-share": ("Minority share of the labelled set", "budget", "minority_share",
                        dict(x_axis_label="labelled budget", y_axis_label="minority share")),
-    "enrichment": ("Minority share: pool (dotted), subpool (solid), queried batch (dashed)",
+    "enrichment": ("Minority share: pool (dotted), subpool (solid), batch (dashed)",
                    "round", "subpool_minority_share",
                    dict(x_axis_label="round", y_axis_label="minority share")),
     "minority-f1": ("Test minority F1 (solid), macro F1 (dashed)", "budget", "minority_f1",

@@ -150,9 +150,8 @@ class TwoRunsView(pn.viewable.Viewer):
             widget.value = value
         last = self.two.last_common_round()
         self.round.disabled = last < 1
-        self.round.start = min(1, max(last, 1))
-        self.round.end = max(last, 1)
-        self.round.value = max(self.two.round, self.round.start)
+        self.round.end = max(last, 1)  # start 0: Bokeh wants start < end before any round
+        self.round.value = self.two.round
 
     def _csv(self):
         buf = io.StringIO()
