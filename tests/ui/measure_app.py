@@ -44,7 +44,7 @@ def serve(*args):
         except OSError as err:
             if getattr(err, "code", None) is not None:  # any HTTP answer: it listens
                 break
-            if proc.poll() is not None or time.perf_counter() - t0 > 120:
+            if proc.poll() is not None or time.perf_counter() - t0 > 900:  # a loaded box
                 raise RuntimeError("the server did not start") from err
             time.sleep(0.1)
             continue
@@ -58,7 +58,7 @@ def browser(pw):
 
 def open_map(page, url):
     t0 = time.perf_counter()
-    page.goto(url)
+    page.goto(url, timeout=900_000)  # a loaded box renders the first page slowly
     wait_until(lambda: drawn_pixels(page) > 2000, timeout=120, interval=0.05, message="map")
     return time.perf_counter() - t0
 
@@ -255,7 +255,7 @@ def lesson(data, rounds, filters="anchoral,full,randsub,seals"):
             page.wait_for_timeout(2000)  # let the last plot updates paint
             page.screenshot(path=str(page_png), full_page=True)
             print(f"saved {page_png.relative_to(ROOT)}")
-            page.get_by_role("tab", name="Two runs on one map").click()
+            page.get_by_text("Two runs on one map", exact=True).click()  # a Bokeh tab
             caption = page.locator(".anchoral-two-runs-caption")
             expect(caption).to_be_visible()
             wait_until(lambda: drawn_pixels(page, ".anchoral-map >> nth=1") > 2000, timeout=300,
