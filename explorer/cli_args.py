@@ -38,7 +38,8 @@ def add_data_arguments(parser, data_help=None, optional=False):
     parser.add_argument("--text-col", default="text", help="column holding the texts")
     parser.add_argument("--label-col", default="label", help="column holding the class labels")
     parser.add_argument("--minority", nargs="+", metavar="LABEL", default=None,
-                        help="minority class name(s); default: classes below 10%% of the rows")
+                        help="minority class name(s); default: the smallest classes that together "
+                        "hold <= 10%% of the labelled rows (at most 10)")
     parser.add_argument("--drop-invalid", action="store_true",
                         help="drop rows whose text is empty or missing instead of failing")
     parser.add_argument("--cache-dir", default=None,

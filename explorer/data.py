@@ -13,10 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .exceptions import DataError
+from .exceptions import DataError, ParameterError
 
-#: classes below this share of the labelled rows are inferred to be minority classes
+#: the default minority rule: the smallest classes that together hold at most this share of the
+#: labelled rows ...
+MINORITY_MASS = 0.10
+#: ... and at most this many of them (the initial set takes 5 rows per minority class: 10 classes
+#: already fill half of the paper's 100)
+MINORITY_MAX_CLASSES = 10
+#: the share of the labelled rows under which the ``below-10`` rule calls a class a minority
 MINORITY_SHARE = 0.10
+
+#: rules that infer the minority classes from the class counts (the first is the default)
+MINORITY_RULES = {
+    "rarest": "the smallest classes that together hold <= 10 % of the labelled rows (at most 10)",
+    "half-uniform": "classes under half the uniform share (1 / (2 x classes))",
+    "below-10": "every class under 10 % of the labelled rows",
+}
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -37,7 +50,7 @@ class Dataset:
     minority : tuple of int
         Indices of the minority class(es).
     minority_inferred : bool
-        True when ``minority`` was inferred (classes below 10 % of the labelled rows).
+        True when ``minority`` was inferred from the class counts (see :func:`infer_minority`).
     name : str
         ``"sample"``, ``"brown"`` or the file's stem.
     content_hash : str
@@ -61,6 +74,7 @@ class Dataset:
     ids: np.ndarray | None = None
     source: str = ""
     dropped: tuple = field(default=())
+    minority_rule: str = ""
 
     @property
     def n(self) -> int:
@@ -97,17 +111,67 @@ class Dataset:
         unl = int((self.y < 0).sum())
         if unl:
             lines.append(f"  {'(unlabelled)':<24} {unl:>8,}")
-        shares = counts / total
         if not self.minority_inferred:
             how = "given"
-        elif all(shares[c] < MINORITY_SHARE for c in self.minority):
-            how = "inferred: below 10 % of the rows"
         else:
-            how = "inferred: no class is below 10 %, so the smallest class; set --minority"
-        lines.append(f"minority: {', '.join(self.minority_names) or '-'} ({how})")
+            how = f"inferred, rule {describe_minority(counts, self.minority_rule or 'rarest')}"
+            how += "; change with --minority"
+        share = counts[list(self.minority)].sum() / total
+        lines.append(f"minority: {', '.join(self.minority_names) or '-'} "
+                     f"({100 * share:.1f} % of the labelled rows; {how})")
         if self.dropped:
             lines.append(f"dropped {len(self.dropped)} rows with empty or invalid text")
         return "\n".join(lines)
+
+
+def infer_minority(counts, rule="rarest") -> tuple:
+    """The minority classes that ``rule`` reads in the class counts.
+
+    Parameters
+    ----------
+    counts : int array of shape (n_classes,)
+        Labelled rows per class.
+    rule : {"rarest", "half-uniform", "below-10"}
+        ``rarest`` (default): the smallest classes that together hold at most 10 % of the labelled
+        rows, at most 10 of them (ties in size broken by class order), so the minority is rare
+        in total whatever the number of classes; ``half-uniform``: every class under half the
+        uniform share ``1 / (2K)``; ``below-10``: every class under 10 %. When no class
+        qualifies, the smallest class.
+
+    Returns
+    -------
+    tuple of int
+        Sorted class indices, never all of them.
+    """
+    picked = _rule_picks(counts, rule)
+    if len(picked) == 0 or len(picked) == len(counts):
+        picked = [int(np.argmin(counts))]
+    return tuple(sorted(int(c) for c in picked))
+
+
+def _rule_picks(counts, rule):
+    if rule not in MINORITY_RULES:
+        raise ParameterError(f"minority_rule={rule!r} is unknown; choose one of "
+                             f"{', '.join(MINORITY_RULES)}")
+    counts = np.asarray(counts, np.int64)
+    share = counts / max(int(counts.sum()), 1)
+    if rule == "rarest":
+        order = np.argsort(counts, kind="stable")
+        n = int((np.cumsum(share[order]) <= MINORITY_MASS + 1e-12).sum())
+        return order[:min(n, MINORITY_MAX_CLASSES)]
+    if rule == "half-uniform":
+        return np.flatnonzero(share < 0.5 / len(counts))
+    return np.flatnonzero(share < MINORITY_SHARE)
+
+
+def describe_minority(counts, rule="rarest") -> str:
+    """One line naming ``rule`` and what it finds in ``counts``, e.g. ``"rarest (the smallest
+    classes ...): 4 of 15 classes"``, or that no class qualifies and the smallest one is used."""
+    found = len(_rule_picks(counts, rule))
+    text = f"{rule} ({MINORITY_RULES[rule]})"
+    if found == 0 or found == len(counts):
+        return f"{text}: no class qualifies, so the smallest class"
+    return f"{text}: {found} of {len(counts)} classes"
 
 
 def _check_utf8(path: Path):
@@ -174,7 +238,8 @@ def content_hash(texts, labels) -> str:
 
 
 def load_dataset(source, text_col="text", label_col="label", minority=None, *,
-                 drop_invalid=False, split_col="split", cache_dir=None) -> Dataset:
+                 drop_invalid=False, split_col="split", cache_dir=None,
+                 minority_rule="rarest") -> Dataset:
     """Load and validate a labelled text dataset.
 
     Parameters
@@ -186,13 +251,15 @@ def load_dataset(source, text_col="text", label_col="label", minority=None, *,
         Column names. Rows with an empty label are unlabelled (``y == -1``); at least two classes
         must have labels.
     minority : str or sequence of str, optional
-        Minority class name(s). When omitted, classes below 10 % of the labelled rows are used.
+        Minority class name(s). When omitted, inferred by ``minority_rule``.
     drop_invalid : bool
         Drop rows whose text is empty, missing or not a string, instead of raising.
     split_col : str
         Optional column with ``train`` / ``test`` per row, used as the held-out split.
     cache_dir : str or Path, optional
         Where built-in datasets built on demand (``"brown"``) live.
+    minority_rule : {"rarest", "half-uniform", "below-10"}
+        How to infer the minority classes when ``minority`` is omitted (:func:`infer_minority`).
 
     Returns
     -------
@@ -207,11 +274,12 @@ def load_dataset(source, text_col="text", label_col="label", minority=None, *,
         )
     df = _read(path, fmt)
     return from_frame(df, text_col, label_col, minority, name=name, source=str(path),
-                      drop_invalid=drop_invalid, split_col=split_col)
+                      drop_invalid=drop_invalid, split_col=split_col, minority_rule=minority_rule)
 
 
 def from_frame(df, text_col="text", label_col="label", minority=None, *, name="frame",
-               source="", drop_invalid=False, split_col="split") -> Dataset:
+               source="", drop_invalid=False, split_col="split",
+               minority_rule="rarest") -> Dataset:
     """Validate a pandas DataFrame into a :class:`Dataset` (same rules as :func:`load_dataset`)."""
     path = Path(source or name)
     if len(df) == 0:
@@ -256,11 +324,10 @@ def from_frame(df, text_col="text", label_col="label", minority=None, *, name="f
     y = np.array([-1 if m else lookup[v] for v, m in zip(names, missing)], dtype=np.int64)
     counts = np.bincount(y[y >= 0], minlength=len(classes))
 
+    rule = ""
     if minority is None or (not isinstance(minority, str) and len(minority) == 0):
-        share = counts / counts.sum()
-        minority_idx = tuple(int(c) for c in np.flatnonzero(share < MINORITY_SHARE))
-        if not minority_idx:
-            minority_idx = (int(np.argmin(counts)),)
+        rule = minority_rule
+        minority_idx = infer_minority(counts, rule)
         inferred = True
     else:
         wanted = [minority] if isinstance(minority, str) else list(minority)
@@ -300,6 +367,7 @@ def from_frame(df, text_col="text", label_col="label", minority=None, *, name="f
         ids=ids,
         source=str(source),
         dropped=dropped,
+        minority_rule=rule,
     )
 
 

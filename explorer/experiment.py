@@ -268,18 +268,35 @@ class Run:
                 subpool_minority_share=minority_share(gold[gold >= 0], exp.minority),
                 t_retrieval=sel.t_retrieval, t_scoring=sel.t_scoring, t_selection=sel.t_selection,
                 anchor_ids=tuple(sel.anchors.tolist()), subpool_ids=tuple(sel.subpool.tolist()),
-                queried_ids=tuple(sel.ids.tolist()))
+                queried_ids=tuple(sel.ids.tolist()), n_unlabelled=int(sel.n_unlabelled),
+                n_scored=int(sel.n_scored), n_encoded=int(sel.n_encoded),
+                pool_minority_share=self._pool_share(sel))
         if y_queried is not None:
             fields["queried_labels"] = tuple(np.asarray(y_queried).tolist())
+            y_q = np.asarray(y_queried, np.int64)
+            fields["queried_minority_share"] = minority_share(y_q[y_q >= 0], exp.minority)
         return RoundResult(
             run=self.key, filter=self.filter_name, strategy=self.strategy_name,
             model=exp.model_name, seed=exp.seed, round=rnd, n_labelled=len(self.labelled),
             n_minority=n_min, minority_share=n_min / max(len(self.labelled), 1),
             t_train=t_train, t_eval=t_eval, minority_f1=m["minority_f1"],
             majority_f1=m["majority_f1"], macro_f1=m["macro_f1"],
+            n_encoded_actual=encoded is not None,
             class_f1=tuple((f"f1_{_safe(name)}", f1)
                            for name, f1 in zip(exp.dataset.classes, m["per_class_f1"])),
             **fields)
+
+    def _pool_share(self, sel):
+        """Minority share (gold labels) of the unlabelled pool ``sel`` was chosen from; NaN in
+        annotate mode. Counts only the rows labelled or skipped so far, not the whole pool."""
+        exp = self.experiment
+        if exp.mode == "annotate":
+            return np.nan
+        done = np.setdiff1d(np.concatenate([self.labelled, self.skipped]), sel.ids)
+        gold = exp.dataset.y[done]
+        n = exp.pool_counts_[0] - int((gold >= 0).sum())
+        n_min = exp.pool_counts_[1] - int(np.isin(gold, exp.minority).sum())
+        return n_min / n if n > 0 else np.nan
 
     # -- summaries --------------------------------------------------------------------------
     def auc(self) -> float:
@@ -392,6 +409,8 @@ class Experiment:
             self.check_rounds(n_rounds)
         gold = self.dataset.y[self.train_ids]
         self.pool_minority_share = minority_share(gold[gold >= 0], self.minority)
+        #: (gold-labelled rows, of which minority) in the training pool
+        self.pool_counts_ = (int((gold >= 0).sum()), int(np.isin(gold, self.minority).sum()))
         self.filter_params = dict(n_anchors=self.n_anchors, n_neighbors=self.n_neighbors,
                                   subpool_size=self.subpool_size, anchor_strategy=anchor_strategy,
                                   minority_only=minority_only, sampling=sampling,

@@ -12,12 +12,12 @@ from ._io import write_atomic
 from ._validation import check_choice
 
 #: what :func:`export` writes
-WHAT = ("labels", "rounds", "queries", "plots")
+WHAT = ("labels", "rounds", "queries", "plots", "compare")
 TABLE_FORMATS = ("csv", "parquet", "jsonl")
 PLOT_FORMATS = ("png", "html")
 
 
-def export(session, what, out, fmt=None) -> Path:
+def export(session, what, out, fmt=None, runs=None, round=None) -> Path:
     """Write ``what`` of ``session`` to the file ``out``; returns its path.
 
     Parameters
@@ -27,12 +27,19 @@ def export(session, what, out, fmt=None) -> Path:
     what : {"labels", "rounds", "queries", "plots"}
         ``labels``: every committed label with its provenance and (when the data is at hand and
         unchanged) its text; ``rounds`` / ``queries``: the tables of ``anchoral simulate``;
-        ``plots``: the four comparison panels (one line per run, forks apart).
+        ``plots``: the comparison panels (one line per run, forks apart); ``compare``: one row
+        per id queried by either of ``runs`` up to ``round``
+        (:func:`~explorer.compare.compare_runs`: id, group, run_a, run_b, label, round_a,
+        round_b).
     out : path
         The file to write (atomically); parent directories are created.
     fmt : str, optional
         ``csv``, ``parquet`` or ``jsonl`` for tables, ``png`` or ``html`` for plots; default:
         ``out``'s extension.
+    runs : (str, str), optional
+        ``what="compare"``: the two run keys.
+    round : int, optional
+        ``what="compare"``: the last round compared (default: the last both runs completed).
     """
     from .exceptions import ParameterError
 
@@ -51,11 +58,30 @@ def export(session, what, out, fmt=None) -> Path:
         from .plots import comparison_figure
 
         return comparison_figure(source.table("rounds"), out, fmt, title=source.title())
-    df = source.labels() if what == "labels" else source.table(what)
+    if what == "compare":
+        df = _comparison(source, runs, round)
+    else:
+        df = source.labels() if what == "labels" else source.table(what)
     writers = {"csv": lambda p: df.to_csv(p, index=False),
                "parquet": lambda p: df.to_parquet(p, index=False),
                "jsonl": lambda p: df.to_json(p, orient="records", lines=True, force_ascii=False)}
     return write_atomic(out, writers[fmt])
+
+
+def _comparison(source, runs, round):
+    from .compare import compare_runs
+    from .exceptions import ParameterError
+
+    if runs is None or len(runs) != 2:
+        raise ParameterError(f"runs={runs!r}: what='compare' needs two run keys (--runs A B)",
+                             param="runs", value=runs)
+    df = compare_runs(source.table("rounds"), runs[0], runs[1], round).points
+    labels = source.labels()  # the class name of every committed label
+    name = dict(zip(labels["id"], labels["label"].replace("", "(skipped)")))
+    df["label"] = [name.get(i, lab) for i, lab in zip(df["id"], df["label"])]
+    df.insert(2, "run_a", runs[0])
+    df.insert(3, "run_b", runs[1])
+    return df
 
 
 class _Source:

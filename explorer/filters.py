@@ -9,11 +9,13 @@ global ids, so the base strategy (and the model's forward passes) see nothing el
 * :class:`SEALS`         cumulative union of the k-NN of every labelled row (Coleman et al., 2022)
 
 ``select(ctx, n, rng) -> Selection`` with the queried ids, their scores, the subpool, the anchors,
-the provenance (which anchor retrieved what, at which similarity) and the timings.
+the provenance (which anchor retrieved what, at which similarity), the timings and the cost counts
+(candidates the base strategy scored, texts the model was asked to score or embed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -87,6 +89,10 @@ class Selection:
     t_retrieval, t_scoring, t_selection : float, seconds
         Subpool construction (anchors + search + ranking), base strategy (forward passes +
         scoring + picking), and the whole selection step (``time.perf_counter``).
+    n_unlabelled : int          the unlabelled pool the filter started from
+    n_encoded : int             distinct rows the model was asked to score or embed (subpool,
+                                plus labelled rows for ``anchor_strategy="entropy"``; 0 for the
+                                random strategy): what a fine-tuned encoder must encode
     """
 
     ids: np.ndarray
@@ -100,6 +106,41 @@ class Selection:
     t_retrieval: float = 0.0
     t_scoring: float = 0.0
     t_selection: float = 0.0
+    n_unlabelled: int = 0
+    n_encoded: int = 0
+
+    @property
+    def n_scored(self) -> int:
+        """Candidates the base strategy scored (the subpool's size)."""
+        return len(self.subpool)
+
+
+class _CountingModel:
+    """Forwards to a model and remembers every row id it is asked to score or embed."""
+
+    def __init__(self, model):
+        self._model = model
+        self._asked = []
+
+    def _note(self, ids):
+        self._asked.append(np.asarray(ids, np.int64).ravel())
+        return ids
+
+    def predict_proba(self, ids):
+        return self._model.predict_proba(self._note(ids))
+
+    def embed(self, ids):
+        return self._model.embed(self._note(ids))
+
+    def __getattr__(self, name):
+        attr = getattr(self._model, name)  # AttributeError when the model lacks it
+        if name == "predict_proba_and_embed":
+            return lambda ids: attr(self._note(ids))
+        return attr
+
+    @property
+    def n_asked(self) -> int:
+        return len(np.unique(np.concatenate(self._asked))) if self._asked else 0
 
 
 @dataclass
@@ -137,6 +178,8 @@ class PoolFilter:
         self.check_params()
         check_int("n", n)
         rng = check_random_state(rng)
+        counting = _CountingModel(ctx.model)
+        ctx = dataclasses.replace(ctx, model=counting)
         t0 = time.perf_counter()
         sub = self._subpool(ctx, int(n), rng)
         ids = sub.ids
@@ -157,9 +200,10 @@ class PoolFilter:
             anchors=sub.anchors,
             pairs={"id": sub.pair_id[keep], "anchor_id": sub.pair_anchor[keep],
                    "similarity": sub.pair_sim[keep].astype(np.float64)},
-            t_retrieval=t1 - t0, t_scoring=t2 - t1,
+            t_retrieval=t1 - t0, t_scoring=t2 - t1, n_unlabelled=len(ctx.unlabelled),
         )
         sel.t_selection = time.perf_counter() - t0
+        sel.n_encoded = counting.n_asked  # counted outside the timings
         return sel
 
     def _subpool(self, ctx, n, rng):  # pragma: no cover - abstract

@@ -16,6 +16,8 @@ PANELS = (
     ("subpool_minority_share", "subpool minority share", False),
     ("t_selection", "selection time per round (s)", True),
     ("minority_f1", "minority-class F1 (test)", False),
+    ("n_scored", "texts scored per round", True),
+    ("queried_minority_share", "minority share of the queried batch", False),
 )
 
 
@@ -29,20 +31,29 @@ def _runs(rounds):
 
 
 def comparison_figure(rounds, out, fmt="png", title=""):
-    """Write the four comparison panels of ``rounds`` (one line per run) to ``out``."""
+    """Write the comparison panels of ``rounds`` (one line per run) to ``out``; panels whose
+    column the table lacks (older sessions) are left out."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     df = _runs(rounds)
+    panels = [p for p in PANELS if p[0] in df.columns]
     if fmt == "png":
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True)
-        for ax, (col, label, log) in zip(axes.ravel(), PANELS):
+        nrows = (len(panels) + 1) // 2
+        fig, axes = plt.subplots(nrows, 2, figsize=(11, 3.5 * nrows), constrained_layout=True,
+                                 squeeze=False)
+        for ax in axes.ravel()[len(panels):]:
+            ax.set_visible(False)
+        for ax, (col, label, log) in zip(axes.ravel(), panels):
             for name, g in df.groupby("run", sort=False):
-                ax.plot(g["n_labelled"], g[col], marker="o", ms=3, label=name)
+                y = g[col].to_numpy(dtype=float)
+                if log:  # round 0 scores nothing: leave it off a log axis
+                    y = np.where(y > 0, y, np.nan)
+                ax.plot(g["n_labelled"], y, marker="o", ms=3, label=name)
             ax.set_xlabel("labelled budget")
             ax.set_title(label, fontsize=10)
             if log:
@@ -64,7 +75,7 @@ def comparison_figure(rounds, out, fmt="png", title=""):
     from bokeh.resources import INLINE
 
     figs = []
-    for col, label, log in PANELS:
+    for col, label, log in panels:
         f = figure(title=label, x_axis_label="labelled budget", width=480, height=300,
                    y_axis_type="log" if log else "linear")
         for (name, g), colour in zip(df.groupby("run", sort=False), Category10_10):

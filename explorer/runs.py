@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 #: the scalar columns of a rounds table (``RoundResult.to_row()``), before ``f1_<class>`` and lists
 ROUND_COLUMNS = [
     "filter", "strategy", "model", "seed", "round", "n_labelled", "n_minority", "minority_share",
-    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "t_retrieval",
-    "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1", "macro_f1",
+    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "n_unlabelled",
+    "n_scored", "n_encoded", "n_encoded_actual", "pool_minority_share", "queried_minority_share",
+    "t_retrieval", "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1",
+    "macro_f1",
 ]
 #: the list columns of a rounds table: global ids of the round's anchors, subpool and queries,
 #: and the committed class of each query (-1 = skipped)
@@ -140,6 +142,16 @@ class RoundResult:
         Minority share of the labelled set after the round.
     subpool_minority_share : float
         Minority share (by gold label) of the candidates the base strategy saw; NaN at round 0.
+    n_unlabelled, n_scored : int
+        The unlabelled pool the filter started from; the candidates the base strategy scored.
+    n_encoded : int
+        Texts the model was asked to score or embed: what a fine-tuned encoder re-encodes.
+    n_encoded_actual : bool
+        True when the model really encoded them (fine-tuned); False for a head on frozen
+        embeddings, where ``n_encoded`` is what a fine-tuned encoder would have had to encode.
+    pool_minority_share, queried_minority_share : float
+        Minority share of the unlabelled pool (gold labels; NaN in annotate mode) and of the
+        queried batch (committed labels); NaN at round 0.
     t_retrieval, t_scoring, t_selection, t_train, t_eval : float, seconds
     minority_f1, majority_f1, macro_f1 : float
         On the held-out test split; NaN without one (annotate mode).
@@ -163,6 +175,12 @@ class RoundResult:
     subpool_size: int = 0
     subpool_minority_share: float = math.nan
     n_anchors: int = 0
+    n_unlabelled: int = 0
+    n_scored: int = 0
+    n_encoded: int = 0
+    n_encoded_actual: bool = False
+    pool_minority_share: float = math.nan
+    queried_minority_share: float = math.nan
     t_retrieval: float = math.nan
     t_scoring: float = math.nan
     t_selection: float = math.nan

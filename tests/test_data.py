@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from explorer.cli import main
-from explorer.data import from_arrays, load_dataset
-from explorer.exceptions import DataError
+from explorer.data import describe_minority, from_arrays, infer_minority, load_dataset
+from explorer.exceptions import DataError, ParameterError
 
 
 def put(path, data):
@@ -42,10 +42,52 @@ def test_csv_parquet_jsonl_load_the_same(tmp_path, good_csv):
     assert len({ds.content_hash for ds in loaded}) == 1
 
 
-def test_minority_inferred_below_ten_percent(good_csv):
+def test_minority_inferred_by_the_rarest_rule(good_csv):
     ds = load_dataset(good_csv)
-    assert ds.minority == (1,) and ds.minority_inferred
-    assert "inferred: below 10 %" in ds.summary()
+    assert ds.minority == (1,) and ds.minority_inferred and ds.minority_rule == "rarest"
+    text = ds.summary()
+    assert "minority: pets (9.1 % of the labelled rows; inferred, rule rarest" in text
+    assert "1 of 2 classes" in text
+
+
+# Brown's 15 genres (sentences per genre, classes in alphabetical order) and WordNet 3.1's 45
+# lexicographer files (synsets per file, smallest first): the counts the default rule was chosen on
+BROWN = {"adventure": 4637, "belles_lettres": 7209, "editorial": 2997, "fiction": 4249,
+         "government": 3032, "hobbies": 4193, "humor": 1053, "learned": 7734, "lore": 4881,
+         "mystery": 3886, "news": 4623, "religion": 1716, "reviews": 1751, "romance": 4431,
+         "science_fiction": 948}
+WORDNET = [42, 51, 60, 81, 242, 343, 344, 430, 437, 459, 461, 546, 642, 698, 698, 756, 770, 848,
+           1030, 1062, 1076, 1110, 1276, 1411, 1546, 1550, 2018, 2198, 2388, 2575, 2624, 2973,
+           2986, 3037, 3222, 3547, 3625, 3665, 5627, 6657, 7510, 8032, 11073, 11605, 14460]
+
+
+def test_rarest_rule_on_brown_keeps_a_handful_of_genres():
+    names = list(BROWN)
+    picked = [names[c] for c in infer_minority(list(BROWN.values()))]
+    # 948 + 1053 + 1716 + 1751 = 5,468 = 9.5 % of 57,340; adding editorial (2,997) -> 14.8 %
+    assert picked == ["humor", "religion", "reviews", "science_fiction"]
+    assert len(infer_minority(list(BROWN.values()), "below-10")) == 13  # the old default
+    half = [names[c] for c in infer_minority(list(BROWN.values()), "half-uniform")]
+    assert half == picked  # under 1/30 = 3.33 %: the same four
+    assert describe_minority(list(BROWN.values())).endswith(": 4 of 15 classes")
+
+
+def test_rarest_rule_caps_a_long_tail_at_ten_classes():
+    # WordNet: the 21 smallest files hold 9.4 % (half-uniform: 23 files); the cap keeps the 10
+    # smallest (2.5 %), so 5 initial rows per minority class still fit in 100
+    assert infer_minority(WORDNET) == tuple(range(10))
+    assert len(infer_minority(WORDNET, "half-uniform")) == 23
+
+
+def test_minority_rules_fall_back_to_the_smallest_class():
+    assert infer_minority([50, 40]) == (1,)                       # nothing under 10 %
+    assert describe_minority([50, 40]).endswith("no class qualifies, so the smallest class")
+    assert infer_minority([5, 5, 5, 5], "below-10") == (0,)      # nothing under 10 %
+    assert infer_minority([97, 3]) == infer_minority([97, 3], "half-uniform") == (1,)
+    assert infer_minority([3, 3, 94]) == (0, 1)                  # 6 % together
+    with pytest.raises(ParameterError, match="minority_rule='tiny' is unknown; choose one of "
+                       "rarest, half-uniform, below-10"):
+        infer_minority([3, 97], "tiny")
 
 
 def test_minority_given(good_csv):

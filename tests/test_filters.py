@@ -257,3 +257,46 @@ def test_anchor_kmeanspp_picks_what_sklearn_picks():
         seed = int(rng.integers(2**31 - 1))
         _, expected = kmeans_plusplus(X, n_clusters=k, random_state=seed)
         np.testing.assert_array_equal(_kmeanspp(X, k, seed), expected)
+
+
+def test_selection_counts_what_was_scored_and_encoded(blobs):
+    ctx = context(blobs, LABELLED, TEST)  # 600 rows - 48 labelled - 60 test = 492 unlabelled
+    full = FullPool(Entropy()).select(ctx, 5, 0)
+    assert full.n_unlabelled == 492 and full.n_scored == 492 and full.n_encoded == 492
+    anchor = AnchorAL(Entropy(), n_anchors=5, n_neighbors=20, subpool_size=50).select(ctx, 5, 0)
+    assert anchor.n_unlabelled == 492 and anchor.n_scored == len(anchor.subpool) == 50
+    assert anchor.n_encoded == 50
+    # entropy anchors ask the model about every labelled row of each class too: 40 + 8 more
+    ent = AnchorAL(Entropy(), n_anchors=5, n_neighbors=20, subpool_size=50,
+                   anchor_strategy="entropy").select(ctx, 5, 0)
+    assert ent.n_encoded == 50 + 48
+    rand = FullPool(RandomSampling()).select(ctx, 5, 0)  # scores nothing with the model
+    assert rand.n_scored == 492 and rand.n_encoded == 0
+
+
+class CountingEncoder:
+    """A stand-in for the fine-tuned encoder: counts the distinct rows it passes forward."""
+
+    def __init__(self, head):
+        self.head, self.n_encoded_, self.memo = head, 0, set()
+
+    def predict_proba_and_embed(self, ids):
+        new = set(np.asarray(ids).tolist()) - self.memo
+        self.memo |= new
+        self.n_encoded_ += len(new)
+        return self.head.predict_proba(ids), self.head.embed(ids)
+
+    def predict_proba(self, ids):
+        return self.predict_proba_and_embed(ids)[0]
+
+    def embed(self, ids):
+        return self.predict_proba_and_embed(ids)[1]
+
+
+@pytest.mark.parametrize("base", ["entropy", "badge", "kmeans"])
+def test_encoded_count_matches_an_encoders_own_counter(base, blobs):
+    ctx = context(blobs, LABELLED, TEST)
+    enc = CountingEncoder(ctx.model)
+    sel = make_filter("anchoral", base, subpool_size=60, n_neighbors=20, n_anchors=5).select(
+        PoolContext(**{**ctx.__dict__, "model": enc}), 5, 0)
+    assert sel.n_encoded == enc.n_encoded_ == 60

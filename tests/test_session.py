@@ -222,3 +222,25 @@ def test_pool_is_updated_incrementally_and_equals_a_rebuild(blobs):
     fork = exp.fork(run.key, 2)  # labelled/skipped replaced: the pool is rebuilt for the fork
     np.testing.assert_array_equal(fork.unlabelled(), _pool_from_scratch(fork))
     assert len(fork.unlabelled()) == len(run.unlabelled()) + len(run.selections[3].ids)
+
+
+def test_rounds_record_cost_counts_and_minority_shares(blobs):
+    exp = simulate(blobs, 2, [("anchoral", "entropy"), ("full", "random")], seed=1, **SMALL)
+    rounds = exp.rounds_frame()
+    r0 = rounds.iloc[0]
+    assert (r0["n_scored"], r0["n_encoded"], r0["n_unlabelled"]) == (0, 0, 0)
+    assert np.isnan(r0["pool_minority_share"]) and np.isnan(r0["queried_minority_share"])
+    y, train = blobs.dataset.y, exp.train_ids
+    for run in exp.runs:
+        for rnd in (1, 2):
+            rec, sel = run.records[rnd], run.selections[rnd]
+            before = run.labelled[:run.records[rnd - 1].n_labelled]
+            unl = np.setdiff1d(train, before)  # nothing skipped in simulation
+            assert rec.n_unlabelled == len(unl) == len(train) - 20 - 10 * (rnd - 1)
+            assert rec.n_scored == len(sel.subpool)
+            assert rec.pool_minority_share == pytest.approx((y[unl] == 1).mean())
+            assert rec.queried_minority_share == pytest.approx((y[sel.ids] == 1).mean())
+            assert rec.n_encoded_actual is False  # an LR head: counts what an encoder would do
+    anchoral, full = exp.runs[0].records[2], exp.runs[1].records[2]
+    assert anchoral.n_scored == anchoral.n_encoded == 80  # M binds: 2 x 5 x 15 = 150 > 80
+    assert full.n_scored == full.n_unlabelled and full.n_encoded == 0  # random: no model

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-HELP = "Export a saved session: labels (CSV/Parquet/JSONL), the rounds table, the plots (PNG/HTML)."
+HELP = ("Export a saved session: labels (CSV/Parquet/JSONL), the rounds table, the plots "
+        "(PNG/HTML), two runs compared.")
 
 #: library parameter -> this command's option, where the names differ (see explorer.cli)
 OPTIONS = {"what": "--what", "format": "--format"}
@@ -17,11 +18,16 @@ def add_arguments(parser):
                         help="csv, parquet or jsonl (tables); png or html (plots); default: "
                         "from --out's extension")
     parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument("--runs", nargs=2, metavar=("A", "B"), default=None,
+                        help="--what compare: the two runs (keys such as anchoral/entropy)")
+    parser.add_argument("--round", type=int, default=None,
+                        help="--what compare: last round compared (default: the last of both)")
 
 
 def run(args) -> int:
     from explorer.export import export
 
-    path = export(args.session, args.what, args.out, args.format)
+    path = export(args.session, args.what, args.out, args.format, runs=args.runs,
+                  round=args.round)
     print(f"wrote {path}")
     return 0

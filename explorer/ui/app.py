@@ -20,6 +20,7 @@ from .controls import ControlsView, MapControls
 from .jobs import make_scheduler
 from .curves import CurvesView
 from .labelling import LabelQueue
+from .lesson import ProjectionView, SummaryLine, TwoRunsView
 from .map import MapView, map_title
 from .state import ExplorerState
 from .table import QueriesTable
@@ -117,6 +118,9 @@ class ExplorerApp(pn.viewable.Viewer):
         self.session = SessionPanel(state=st)
         self.exports = ExportPanel(state=st)
         self.fork_preview = ForkPreview(state=st)
+        self.summary = SummaryLine(state=st)
+        self.projection = ProjectionView(state=st)
+        self.two_runs = TwoRunsView(state=st)
         ds = st.prepared.dataset
         title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
                                     st.param.version),
@@ -138,6 +142,14 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
             self.curves,
+            self.summary,
+            # dynamic: the two-run map (a second datashaded pool) is built when its tab opens
+            pn.Tabs(("Cost at scale (projection)", pn.Column(
+                        pn.pane.Markdown("What a round would cost with a fine-tuned encoder: "
+                                         "a projection, not a measurement.", margin=(0, 10)),
+                        self.projection, sizing_mode="stretch_width")),
+                    ("Two runs on one map", self.two_runs), dynamic=True,
+                    sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
             self.table,

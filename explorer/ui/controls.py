@@ -7,8 +7,9 @@ import html
 import panel as pn
 import param
 
-from .jobs import make_scheduler
+from ..data import MINORITY_RULES, describe_minority, infer_minority
 from ..registry import FILTERS, MODELS, SAMPLING
+from .jobs import make_scheduler
 from .records import run_label
 from .state import ExplorerState
 
@@ -37,6 +38,17 @@ class ControlsView(pn.viewable.Viewer):
         # names come from the dataset
         self.minority = w.CheckBoxGroup.from_param(st.param.minority, label="Minority class(es)",
                                                    inline=True, sizing_mode="stretch_width")
+        # one click re-infers the minority classes with another rule (shown with its result)
+        self.minority_rule = w.RadioButtonGroup(
+            name="Minority rule", options=list(MINORITY_RULES), button_type="light",
+            value=st.prepared.dataset.minority_rule or None, sizing_mode="stretch_width")
+        self.minority_rule.param.watch(
+            lambda e: e.new and st.apply_minority_rule(e.new), "value")
+        st.param.watch(self._minority_by_hand, "minority")
+        self.minority_rule_text = pn.pane.HTML(
+            pn.bind(self._rule_text, self.minority_rule.param.value, st.param.minority),
+            styles={"font-size": "11px", "color": "#555"}, sizing_mode="stretch_width",
+            margin=(0, 10))
         self.model = w.Select.from_param(st.param.model, label="Model",
                                          options=_menu(MODELS),
                                          sizing_mode="stretch_width")
@@ -98,6 +110,23 @@ class ControlsView(pn.viewable.Viewer):
                                    alert_type="warning", visible=st.param.stale,
                                    sizing_mode="stretch_width")
 
+    def _minority_by_hand(self, event):
+        """A box ticked by hand: the rule no longer describes the choice."""
+        rule = self.minority_rule.value
+        if rule:
+            ds = self.state.prepared.dataset
+            if sorted(event.new) != sorted(ds.classes[c] for c in
+                                           infer_minority(ds.class_counts(), rule)):
+                self.minority_rule.value = None
+
+    def _rule_text(self, rule, minority) -> str:
+        ds = self.state.prepared.dataset
+        counts = ds.class_counts()
+        share = sum(counts[ds.classes.index(m)] for m in minority) / max(counts.sum(), 1)
+        head = (html.escape(describe_minority(counts, rule)) if rule else
+                "chosen by hand or given")
+        return f"Rule {head}; minority {100 * share:.1f} % of the labelled rows."
+
     def _start(self, n):
         self.state.start(n, make_scheduler())
 
@@ -111,7 +140,8 @@ class ControlsView(pn.viewable.Viewer):
     def settings(self):
         return pn.Column(
             self.dataset_select,
-            pn.pane.Markdown("**Minority class(es)**", margin=(5, 10, 0, 10)), self.minority,
+            pn.pane.Markdown("**Minority class(es)**", margin=(5, 10, 0, 10)),
+            self.minority_rule, self.minority_rule_text, self.minority,
             self.model, self.strategy,
             pn.pane.Markdown("**Filters to compare**", margin=(5, 10, 0, 10)), self.filters,
             pn.Card(self.n_anchors, self.anchor_strategy, self.n_neighbors, self.subpool_size,

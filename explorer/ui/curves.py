@@ -13,29 +13,37 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
 from bokeh.plotting import figure
 
-from .records import filter_color, is_full_pool, run_color, run_label
+from .records import is_full_pool, run_color, run_label
 from .state import ExplorerState
 
-COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "t_selection",
-           "t_retrieval", "t_scoring", "t_train", "t_cumulative", "minority_f1", "macro_f1"]
+COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "pool_minority_share",
+           "queried_minority_share", "t_selection", "t_retrieval", "t_scoring", "t_train",
+           "t_cumulative", "n_scored", "n_encoded", "encoded", "minority_f1", "macro_f1"]
 
-#: name → (title, x, y, axis options); the figure's ``name`` is what the browser tests look up
+#: name → (title, x, y, axis options); the figure's ``name`` is what the browser tests look up.
+#: Three to a row: what the runs found, then what they cost (time and texts scored side by side)
 PLOTS = {
     "minority-share": ("Minority share of the labelled set", "budget", "minority_share",
                        dict(x_axis_label="labelled budget", y_axis_label="minority share")),
-    "subpool-share": ("Subpool minority share (dashed: pool prior)", "round",
-                      "subpool_minority_share",
-                      dict(x_axis_label="round", y_axis_label="minority share of the subpool")),
-    "selection-time": ("Selection time per round (log)", "round", "t_selection",
-                       dict(x_axis_label="round", y_axis_label="seconds", y_axis_type="log")),
-    "cumulative-time": ("Cumulative selection + training time", "round", "t_cumulative",
-                        dict(x_axis_label="round", y_axis_label="seconds")),
+    "enrichment": ("Minority share: pool (dotted), subpool (solid), batch (dashed)",
+                   "round", "subpool_minority_share",
+                   dict(x_axis_label="round", y_axis_label="minority share")),
     "minority-f1": ("Test minority F1 (solid), macro F1 (dashed)", "budget", "minority_f1",
                     dict(x_axis_label="labelled budget", y_axis_label="F1")),
+    "selection-time": ("Selection time per round (log)", "round", "t_selection",
+                       dict(x_axis_label="round", y_axis_label="seconds", y_axis_type="log")),
+    "texts-scored": ("Texts scored per round (log)", "round", "n_scored",
+                     dict(x_axis_label="round", y_axis_label="candidates scored",
+                          y_axis_type="log")),
+    "cumulative-time": ("Cumulative selection + training time", "round", "t_cumulative",
+                        dict(x_axis_label="round", y_axis_label="seconds")),
 }
 HOVER = [("run", "$name"), ("round", "@round"), ("budget", "@budget"),
          ("minority share", "@minority_share{0.000}"),
-         ("subpool minority share", "@subpool_minority_share{0.000}"),
+         ("minority share: pool", "@pool_minority_share{0.000}"),
+         ("  subpool", "@subpool_minority_share{0.000}"),
+         ("  queried batch", "@queried_minority_share{0.000}"),
+         ("texts scored", "@n_scored{0,0}"), ("texts encoded", "@n_encoded{0,0} (@encoded)"),
          ("selection (s)", "@t_selection{0.0000}"), ("  retrieval (s)", "@t_retrieval{0.0000}"),
          ("  scoring (s)", "@t_scoring{0.0000}"), ("training (s)", "@t_train{0.0000}"),
          ("minority F1", "@minority_f1{0.000}"), ("macro F1", "@macro_f1{0.000}")]
@@ -54,11 +62,18 @@ def rows_for(records, start_cumulative=0.0) -> dict:
             "budget": int(r.n_labelled),
             "minority_share": float(r.minority_share),
             "subpool_minority_share": float(r.subpool_minority_share),
+            "pool_minority_share": float(r.pool_minority_share),
+            "queried_minority_share": float(r.queried_minority_share),
             "t_selection": max(t_sel, 1e-6),  # log axis
             "t_retrieval": float(r.t_retrieval),
             "t_scoring": float(r.t_scoring),
             "t_train": t_train,
             "t_cumulative": cum,
+            # log axis: round 0 scores nothing (NaN leaves it off the line)
+            "n_scored": float(r.n_scored) if r.n_scored > 0 else np.nan,
+            "n_encoded": int(r.n_encoded),
+            "encoded": "by the fine-tuned model" if r.n_encoded_actual else
+                       "a fine-tuned encoder would; this head did not",
             "minority_f1": float(r.minority_f1),
             "macro_f1": float(r.macro_f1),
         })
@@ -67,7 +82,23 @@ def rows_for(records, start_cumulative=0.0) -> dict:
 
 
 def _empty() -> dict:
-    return {c: np.empty(0) for c in COLUMNS}
+    return {c: (np.empty(0, object) if c == "encoded" else np.empty(0)) for c in COLUMNS}
+
+
+def _enrichment(fig, src, color, label, full=False) -> list:
+    """One run's three minority shares per round: the unlabelled pool (dotted), its subpool
+    (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed)."""
+    glyphs = [fig.line("round", "pool_minority_share", source=src, color=color, line_width=1.5,
+                       line_dash="dotted", name=label)]
+    if not full:
+        glyphs.append(fig.line("round", "subpool_minority_share", source=src, color=color,
+                               line_width=2, name=label))
+    glyphs.append(fig.line("round", "queried_minority_share", source=src, color=color,
+                           line_width=1.5, line_dash="dashed", alpha=0.8, name=label))
+    glyphs.append(fig.scatter("round", "pool_minority_share" if full else
+                              "subpool_minority_share", source=src, color=color, size=5,
+                              name=label))
+    return glyphs
 
 
 def _locked(change):
@@ -110,9 +141,12 @@ class CurvesView(pn.viewable.Viewer):
             fig.title.text_font_size = "11px"
             items = []
             for k in self._runs:
-                if name == "subpool-share" and is_full_pool(k):
-                    continue  # the full pool's "subpool" is the pool: the prior line stands for it
                 src, color, label = self._sources[k], run_color(k), run_label(k)
+                if name == "enrichment":
+                    glyphs = _enrichment(fig, src, color, label, full=is_full_pool(k))
+                    items.append(LegendItem(label=label, renderers=glyphs))
+                    fig.add_tools(HoverTool(renderers=glyphs[-1:], tooltips=HOVER))
+                    continue
                 line = fig.line(x, y, source=src, color=color, line_width=2, name=label)
                 dots = fig.scatter(x, y, source=src, color=color, size=6, name=label)
                 glyphs = [line, dots]
@@ -122,12 +156,7 @@ class CurvesView(pn.viewable.Viewer):
                                            name=label))
                 items.append(LegendItem(label=label, renderers=glyphs))
                 fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
-            if name == "subpool-share":
-                fig.add_layout(Span(location=st.pool_prior, dimension="width",
-                                    line_color=filter_color("full"), line_dash="dashed",
-                                    line_width=1.5))
-                fig.y_range.start = 0
-            if name in ("minority-share", "minority-f1"):
+            if name in ("minority-share", "minority-f1", "enrichment"):
                 fig.y_range.start = 0
             if name == "minority-f1":
                 fig.y_range.end = 1.02

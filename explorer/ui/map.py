@@ -38,6 +38,16 @@ HOVER = [("id", "@id"), ("text", "@text"), ("gold", "@label"), ("score", "@score
 VDIMS = ["id", "text", "label", "score", "anchor", "similarity", "color"]
 
 
+def drawn_legend_only(plot, element):
+    """A HoloViews hook: hide the legend entries of overlays that draw nothing (a layer toggled
+    off, no anchors for the full pool, no preview), so the legend lists what is on the map."""
+    for legend in plot.state.legend:
+        for item in legend.items:
+            item.visible = any(
+                len(next(iter(r.data_source.data.values()), ())) > 0
+                for r in item.renderers if getattr(r, "data_source", None) is not None)
+
+
 class MapView(pn.viewable.Viewer):
     """UMAP map of the pool with the selected run's round on top.
 
@@ -224,7 +234,8 @@ class MapView(pn.viewable.Viewer):
             hv.opts.Overlay(responsive=True, xaxis=None, yaxis=None, legend_position="top_left",
                             legend_opts={"background_fill_alpha": 0.8}, title="",
                             active_tools=["wheel_zoom"], toolbar="above",
-                            backend_opts={"plot.name": "anchoral-map"}),
+                            backend_opts={"plot.name": "anchoral-map"},
+                            hooks=[drawn_legend_only]),
         )
 
     # --------------------------------------------------------------------------- layout

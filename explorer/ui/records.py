@@ -18,10 +18,14 @@ from ..runs import RoundResult, RunKey
 #: the base strategies in the app's menus: model-based ones first, the random baseline last
 STRATEGY_CHOICES = tuple(sorted(names(STRATEGIES), key=lambda name: name == "random"))
 
-#: colours of the classes on the map: minority classes strong, majority classes muted
-MINORITY_COLORS = ("#ff7f0e", "#e377c2", "#17becf", "#bcbd22", "#8c564b", "#7f7f7f")
-MAJORITY_COLORS = ("#6baed6", "#9ecae1", "#74c476", "#a1d99b", "#9e9ac8", "#bcbddc", "#fdae6b",
-                   "#c6dbef", "#c7e9c0", "#dadaeb", "#fdd0a2", "#d9d9d9", "#bdbdbd", "#969696")
+#: Category20 split into its strong and its light halves, each ordered so that neighbours differ
+#: in hue; minority classes take the strong half from the start (orange, pink, cyan, ... — the
+#: run colours red, blue, green and purple come last), majority classes the light half: twenty
+#: distinct class colours before any repeats
+CLASS_STRONG = ("#ff7f0e", "#e377c2", "#17becf", "#bcbd22", "#8c564b", "#7f7f7f", "#1f77b4",
+                "#2ca02c", "#9467bd", "#d62728")
+CLASS_LIGHT = ("#aec7e8", "#98df8a", "#c5b0d5", "#c7c7c7", "#9edae5", "#dbdb8d", "#c49c94",
+               "#ffbb78", "#f7b6d2", "#ff9896")
 #: colours of forked runs (a fork keeps its parent's filter, so it needs a colour of its own)
 FORK_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79",
                "#637939")
@@ -71,14 +75,18 @@ def is_full_pool(key) -> bool:
 
 
 def class_colors(classes, minority) -> dict:
-    """Class name → colour; minority classes get the strong colours."""
+    """Class name → colour, distinct for up to 20 classes: minority classes take the strong
+    colours in order, majority classes the light ones; when one half runs out a class borrows
+    from the far end of the other half (beyond 20 classes colours repeat)."""
+    order = list(CLASS_STRONG) + list(CLASS_LIGHT)[::-1]  # strong ... light, read from both ends
+    minority = set(int(c) for c in minority)
     out, i_min, i_maj = {}, 0, 0
     for c, name in enumerate(classes):
         if c in minority:
-            out[name] = MINORITY_COLORS[i_min % len(MINORITY_COLORS)]
+            out[name] = order[i_min % len(order)]
             i_min += 1
         else:
-            out[name] = MAJORITY_COLORS[i_maj % len(MAJORITY_COLORS)]
+            out[name] = order[-1 - i_maj % len(order)]
             i_maj += 1
     return out
 

@@ -85,6 +85,16 @@ class SettingsState(param.Parameterized):
             raise ParameterError(f"init_size={self.init_size} + query_size={self.query_size} "
                                  f"must be smaller than the pool ({n:,} rows)")
 
+    def apply_minority_rule(self, rule) -> list:
+        """Set :attr:`minority` to the classes ``rule`` (one of
+        :data:`explorer.data.MINORITY_RULES`) infers from the pool's class counts; takes effect
+        on Reset, like every setting."""
+        from ..data import infer_minority
+
+        ds = self.prepared.dataset
+        self.minority = [ds.classes[c] for c in infer_minority(ds.class_counts(), rule)]
+        return self.minority
+
     @property
     def prepared_for_settings(self):
         """The shared pool, with the chosen minority classes when they differ (a shallow copy)."""

@@ -5,6 +5,8 @@
     python tests/ui/measure_app.py shot 10     # docs/img/app-10-rounds.png after 10 compared rounds
     python tests/ui/measure_app.py label 3     # label N batches by keys (time to the next round),
                                                # then docs/img/app-labelling.png
+    python tests/ui/measure_app.py lesson sample 10  # docs/img/app-cost-lesson-sample.png (page)
+                                               # and app-two-runs-sample.png (two runs on one map)
 
 Each mode starts ``panel serve apps/anchoral.py`` in a subprocess on a free port (as a user would)
 and drives Debian chromium through Playwright.
@@ -42,7 +44,7 @@ def serve(*args):
         except OSError as err:
             if getattr(err, "code", None) is not None:  # any HTTP answer: it listens
                 break
-            if proc.poll() is not None or time.perf_counter() - t0 > 120:
+            if proc.poll() is not None or time.perf_counter() - t0 > 900:  # a loaded box
                 raise RuntimeError("the server did not start") from err
             time.sleep(0.1)
             continue
@@ -56,7 +58,7 @@ def browser(pw):
 
 def open_map(page, url):
     t0 = time.perf_counter()
-    page.goto(url)
+    page.goto(url, timeout=900_000)  # a loaded box renders the first page slowly
     wait_until(lambda: drawn_pixels(page) > 2000, timeout=120, interval=0.05, message="map")
     return time.perf_counter() - t0
 
@@ -230,6 +232,45 @@ def label(batches):
         proc.wait(10)
 
 
+def lesson(data, rounds, filters="anchoral,full,randsub,seals"):
+    """The cost lesson after ``rounds`` compared rounds: the whole page (plots, summary,
+    projection), then the two-run map of AnchorAL vs the full pool."""
+    expect.set_options(timeout=900_000)
+    proc, url, _ = serve(data, "--filters", filters)
+    page_png = ROOT / "docs" / "img" / f"app-cost-lesson-{data}.png"
+    two_png = ROOT / "docs" / "img" / f"app-two-runs-{data}.png"
+    try:
+        with sync_playwright() as pw:
+            b = browser(pw)
+            page = b.new_page(viewport={"width": 1600, "height": 1300})
+            open_map(page, url)
+            box = page.get_by_label("Rounds (Run N)")
+            box.fill(str(rounds))
+            box.press("Enter")
+            page.get_by_role("button", name="Run N rounds").click()
+            expect(page.get_by_text(re.compile(rf"Done: {rounds} rounds in"))).to_be_visible()
+            wait_until(lambda: overlay_sizes(page).get("Queried", 0) > 0, timeout=300,
+                       message="overlays")
+            expect(page.locator(".anchoral-summary")).to_be_visible()
+            page.wait_for_timeout(2000)  # let the last plot updates paint
+            page.screenshot(path=str(page_png), full_page=True)
+            print(f"saved {page_png.relative_to(ROOT)}")
+            page.get_by_text("Two runs on one map", exact=True).click()  # a Bokeh tab
+            caption = page.locator(".anchoral-two-runs-caption")
+            expect(caption).to_be_visible()
+            wait_until(lambda: drawn_pixels(page, ".anchoral-map >> nth=1") > 2000, timeout=300,
+                       message="the two-run map")
+            page.wait_for_timeout(2000)
+            caption.scroll_into_view_if_needed()
+            panel = page.locator(".bk-Tabs, .bk-tabs").last
+            (panel if panel.count() else page).screenshot(path=str(two_png))
+            print(f"saved {two_png.relative_to(ROOT)}: {caption.inner_text()}")
+            b.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "cold"
     if mode == "cold":
@@ -240,5 +281,8 @@ if __name__ == "__main__":
         shot(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
     elif mode == "label":
         label(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    elif mode == "lesson":
+        lesson(sys.argv[2] if len(sys.argv) > 2 else "sample",
+               int(sys.argv[3]) if len(sys.argv) > 3 else 10)
     else:
         sys.exit(__doc__)

@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 
 from .conftest import curve_points, drawn_pixels, figures, overlay_sizes, wait_until
 
-CURVES = ("minority-share", "subpool-share", "selection-time", "cumulative-time", "minority-f1")
+CURVES = ("minority-share", "enrichment", "minority-f1", "selection-time", "texts-scored",
+          "cumulative-time")
 
 
 def open_app(page, url, path="sample"):
@@ -43,7 +44,7 @@ def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
     assert sizes["Labelled (fill: class)"] >= 100, sizes
     for name in CURVES:
         pts = wait_until(lambda: curve_points(page, name) or None, message=name)
-        assert max(pts) == 1, (name, pts)  # a point per run (subpool share: not the full pool)
+        assert max(pts) == 1, (name, pts)  # a point per run
     assert page.js_errors == []
 
 
@@ -59,7 +60,8 @@ def test_anchoral_vs_full_pool_gives_one_curve_per_run(page, app_url):
     assert len(lines) == 2
     assert len({r["color"] for r in lines}) == 2  # one colour per run, shared with the legend
     assert curve_points(page, "selection-time") == [3, 3]
-    assert curve_points(page, "subpool-share") == [3]  # full pool = the prior line
+    assert curve_points(page, "texts-scored") == [3, 3]
+    assert curve_points(page, "enrichment") == [3, 3]
 
 
 def test_round_slider_replays_an_earlier_round(page, app_url):

@@ -1,0 +1,192 @@
+"""The cost lesson in the page: a one-sentence summary, the projection panel, two runs on one map.
+
+All three read the session through :mod:`explorer.ui.lesson_state`; the two-run map reuses the
+explorer map's datashaded pool and draws the rows queried by both runs, by only the first and
+by only the second as three small overlays.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from .lesson_state import TwoRunsState, projection, projection_rows, summary_line
+from .map import MapView, drawn_legend_only
+from .records import run_label
+from .state import ExplorerState
+
+#: the three groups of a two-run comparison: legend label and glyph style
+GROUP_STYLE = {
+    "both": ("Queried by both", dict(marker="circle", size=9, color="#111111",
+                                     line_color="white", line_width=1.0)),
+    "only A": ("Only by A", dict(marker="triangle", size=11, color="#c51b7d",
+                                 line_color="white", line_width=1.0)),
+    "only B": ("Only by B", dict(marker="inverted_triangle", size=11, color="#2166ac",
+                                 line_color="white", line_width=1.0)),
+}
+
+
+class SummaryLine(pn.viewable.Viewer):
+    """One sentence under the plots: what the runs show (escaped, updated every round)."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __panel__(self):
+        st = self.state
+
+        def text(*_):
+            line = summary_line(st)
+            if not line:
+                return ('<div style="font-size:13px;color:#666">After the first round, one '
+                        "sentence here says what the runs show.</div>")
+            return (f'<div class="anchoral-summary" style="font-size:14px">'
+                    f"<b>What this shows:</b> {html.escape(line)}</div>")
+
+        return pn.pane.HTML(pn.bind(text, st.param.version), sizing_mode="stretch_width",
+                            margin=(0, 10))
+
+
+class ProjectionView(pn.viewable.Viewer):
+    """Per-round cost of full pool vs AnchorAL with a fine-tuned encoder at this size, 100k, 1M
+    and 10M rows: a projection from the measured per-text cost, and said to be one."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __panel__(self):
+        st = self.state
+
+        def table(*_):
+            t, _ = projection(st)
+            return projection_rows(t)
+
+        def caption(*_):
+            _, sentence = projection(st)
+            return f'<div style="font-size:12px">{html.escape(sentence)}</div>'
+
+        deps = (st.param.version, st.param.n_anchors, st.param.n_neighbors,
+                st.param.subpool_size)
+        return pn.Column(
+            pn.pane.DataFrame(pn.bind(table, *deps), index=False, escape=True,
+                              sizing_mode="stretch_width", css_classes=["anchoral-projection"]),
+            pn.pane.HTML(pn.bind(caption, *deps), sizing_mode="stretch_width", margin=(0, 10)),
+            sizing_mode="stretch_width")
+
+
+class TwoRunsMap(MapView):
+    """The pool map with the rows two runs queried: by both, only by A, only by B."""
+
+    two = param.ClassSelector(class_=TwoRunsState)
+
+    def _build(self):
+        stream = hv.streams.Params(self.two, ["run_a", "run_b", "round", "cumulative"])
+        version = hv.streams.Params(self.state, ["version"])
+        plot = self._background()
+        for group in GROUP_STYLE:
+            plot = plot * hv.DynamicMap(
+                lambda run_a, run_b, round, cumulative, version, group=group:
+                self._group(group), streams=[stream, version])
+        return plot.opts(hv.opts.Overlay(
+            responsive=True, xaxis=None, yaxis=None, legend_position="top_left",
+            legend_opts={"background_fill_alpha": 0.8}, title="", active_tools=["wheel_zoom"],
+            toolbar="above", backend_opts={"plot.name": "anchoral-two-runs"},
+            hooks=[drawn_legend_only]))
+
+    def _group(self, group):
+        label, style = GROUP_STYLE[group]
+        cmp = self.two.comparison()
+        ids = np.empty(0, np.int64) if cmp is None else \
+            cmp.points.loc[cmp.points["group"] == group, "id"].to_numpy(np.int64)
+        pts = hv.Points(self._frame(ids), kdims=["x", "y"], vdims=["id", "text", "label"],
+                        label=label)
+        return pts.opts(tools=["hover"], hover_tooltips=[("id", "@id"), ("text", "@text"),
+                                                         ("gold", "@label")], **style)
+
+    def __panel__(self):
+        return self._pane
+
+
+class TwoRunsView(pn.viewable.Viewer):
+    """Pick two runs and a round; see what each queried on the map, counts per class, download."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        st = self.state
+        self.two = TwoRunsState(st)
+        w = pn.widgets
+        self.run_a = w.Select(name="Run A", width=260)
+        self.run_b = w.Select(name="Run B", width=260)
+        self.round = w.IntSlider(name="Up to round", start=0, end=1, value=0, width=260,
+                                 disabled=True)
+        self.cumulative = w.Checkbox.from_param(self.two.param.cumulative,
+                                                name="Every round up to it")
+        self.download = w.FileDownload(callback=self._csv, filename="two-runs.csv",
+                                       label="Download the comparison (CSV)",
+                                       button_type="default", width=260)
+        self.map = TwoRunsMap(state=st, two=self.two, height=460)
+        self.run_a.param.watch(lambda e: self._set("run_a", e.new), "value")
+        self.run_b.param.watch(lambda e: self._set("run_b", e.new), "value")
+        self.round.param.watch(lambda e: self._set("round", e.new), "value")
+        st.param.watch(self._sync, ["version"])
+        self._sync()
+
+    def _set(self, name, value):
+        if value is not None and getattr(self.two, name) != value:
+            setattr(self.two, name, value)
+
+    def _sync(self, *events):
+        self.two.sync()
+        options = {run_label(k): k for k in self.two.choices}
+        for widget, value in ((self.run_a, self.two.run_a), (self.run_b, self.two.run_b)):
+            if widget.options != options:
+                widget.options = options
+            widget.value = value
+        last = self.two.last_common_round()
+        self.round.disabled = last < 1
+        self.round.end = max(last, 1)  # start 0: Bokeh wants start < end before any round
+        self.round.value = self.two.round
+
+    def _csv(self):
+        buf = io.StringIO()
+        self.two.export_frame().to_csv(buf, index=False)
+        buf.seek(0)
+        return buf
+
+    def _counts(self, *_):
+        cmp = self.two.comparison()
+        if cmp is None:
+            return pd.DataFrame({"class": [], "both": [], "only A": [], "only B": []})
+        return cmp.counts.reset_index()
+
+    def _caption(self, *_):
+        two = self.two
+        cmp = two.comparison()
+        if cmp is None:
+            return ('<div style="font-size:12px;color:#666">Two runs on one map: after a round '
+                    "of two or more runs, the rows each queried appear here.</div>")
+        scope = f"rounds 1–{cmp.round}" if two.cumulative else f"round {cmp.round}"
+        return (f'<div style="font-size:13px" class="anchoral-two-runs-caption">'
+                f"A = {html.escape(run_label(cmp.run_a))}, B = "
+                f"{html.escape(run_label(cmp.run_b))}, {scope}: "
+                f"{html.escape(cmp.summary())}.</div>")
+
+    def __panel__(self):
+        two = self.two
+        deps = (two.param.run_a, two.param.run_b, two.param.round, two.param.cumulative,
+                self.state.param.version)
+        counts = pn.pane.DataFrame(pn.bind(self._counts, *deps), index=False, escape=True,
+                                   width=330, css_classes=["anchoral-two-runs-counts"])
+        side = pn.Column(self.run_a, self.run_b, self.round, self.cumulative,
+                         pn.pane.HTML(pn.bind(self._caption, *deps), width=320),
+                         counts, self.download, width=340)
+        return pn.Row(side, self.map, sizing_mode="stretch_width")
+
+
+__all__ = ["SummaryLine", "ProjectionView", "TwoRunsView", "TwoRunsMap", "GROUP_STYLE"]

@@ -1,0 +1,80 @@
+"""The cost-lesson state (no browser): class palette, summary line, projection, two runs, rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explorer.compare import compare_runs
+from explorer.ui.lesson_state import TwoRunsState, projection, projection_rows, summary_line
+from explorer.ui.records import CLASS_LIGHT, CLASS_STRONG, class_colors
+from explorer.ui.state import ExplorerState
+from explorer.ui.synthetic import synthetic_prepared
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return synthetic_prepared(3000, dim=16, minority_share=0.05)
+
+
+def test_lesson_state_imports_no_panel():
+    code = ("import sys, explorer.ui.lesson_state; "
+            "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_class_colours_stay_distinct_up_to_twenty():
+    assert len(set(CLASS_STRONG + CLASS_LIGHT)) == 20
+    brown = ["adventure", "belles_lettres", "editorial", "fiction", "government", "hobbies",
+             "humor", "learned", "lore", "mystery", "news", "religion", "reviews", "romance",
+             "science_fiction"]
+    colours = class_colors(brown, (6, 11, 12, 14))  # humor, religion, reviews, science_fiction
+    assert len(set(colours.values())) == 15  # was: adventure and science_fiction both orange
+    assert [colours[c] for c in ("humor", "religion", "reviews", "science_fiction")] == \
+        list(CLASS_STRONG[:4])
+    assert colours["adventure"] == CLASS_LIGHT[0]
+    for n_minority in (0, 1, 5, 10, 19):
+        names = [f"c{i}" for i in range(20)]
+        assert len(set(class_colors(names, range(n_minority)).values())) == 20
+
+
+def test_summary_projection_and_two_runs_follow_the_rounds(pool):
+    st = ExplorerState(pool, filters=["anchoral", "full"])
+    two = TwoRunsState(st)
+    assert summary_line(st) == "" and two.comparison() is None
+    st.step()
+    st.step()
+    two.sync()
+    assert summary_line(st).startswith("AnchorAL scored ")
+    assert (two.run_a, two.run_b, two.round) == ("anchoral/entropy", "full/entropy", 2)
+    cmp = two.comparison()
+    exp = st.experiment.session.experiment
+    ref = compare_runs(exp.rounds_frame(), "anchoral/entropy", "full/entropy",
+                       classes=pool.dataset.classes)
+    assert cmp.counts.equals(ref.counts)
+    assert int(cmp.counts.loc["total"].sum()) == len(cmp.points) <= 2 * 2 * 25
+    frame = two.export_frame()
+    assert frame.columns.tolist() == ["id", "group", "run_a", "run_b", "label", "round_a",
+                                      "round_b", "text"]
+    two.round = 1  # an earlier round stays put when the next one is recorded
+    st.step()
+    two.sync()
+    assert two.round == 1 and two.last_common_round() == 3
+    table, sentence = projection(st)
+    rows = projection_rows(table)
+    assert rows["pool rows"].tolist()[0] == "3,000 (this pool)"
+    assert table["full_texts"].iloc[0] == st.history["full/entropy"][-1].result.n_unlabelled
+    assert sentence.startswith("A projection, not a measurement: the fine-tuned encoder costs")
+
+
+def test_minority_rule_is_one_call(pool):
+    st = ExplorerState(pool)
+    counts = pool.dataset.class_counts()
+    assert len(counts) == 2
+    st.minority = []
+    assert st.apply_minority_rule("rarest") == [pool.dataset.classes[int(np.argmin(counts))]]
