@@ -43,8 +43,9 @@ FILTERS = ("anchoral", "randsub", "seals", "full")   # cheapest first
 STRATEGIES = ("entropy", "badge", "kmeans")
 BASELINES = ("full", "randsub", "seals")
 #: minority classes per built-in pool (the sample's own minority is spam)
+#: (brown: the project's usual pair; wordnet: every lexicographer file under 0.1 % of the pool)
 POOLS = {"sample": {}, "brown": {"minority": ["science_fiction", "humor"]},
-         "wordnet": {}}
+         "wordnet": {"minority": ["verb.weather", "adj.ppl", "noun.Tops", "noun.motive"]}}
 PAPER_DIR = RESULTS / "paper"
 METRICS = {"f1_auc": "minority-F1 AUC", "share_auc": "minority-share AUC",
            "final_share": "final minority share", "final_f1": "final minority F1"}
@@ -80,7 +81,12 @@ def load_pool(name, minority=None, subset=None, index="auto"):
     opts = dict(POOLS.get(name, {}))
     if minority:
         opts["minority"] = minority
-    p = prepare(name, projection=False, progress=False, index=index, **opts)
+    from explorer.datasets import BUILTIN, cache_root
+
+    source = name
+    if name == "wordnet" and name not in BUILTIN:  # built by `anchoral fetch wordnet` elsewhere
+        source = Path(cache_root()) / "datasets" / "wordnet.parquet"
+    p = prepare(source, projection=False, progress=False, index=index, **opts)
     if not subset or subset >= p.dataset.n:
         return p
     from explorer.index import build_index
@@ -114,9 +120,16 @@ def cached_rounds(path):
     return int(pd.read_parquet(path, columns=["round"])["round"].max())
 
 
-def _timed(run, sink):
-    """Wrap the run's filter ``select`` to record CPU seconds and texts encoded per round."""
-    select = run.pool_filter.select
+def _timed(run, sink, fits):
+    """Wrap the run's filter ``select`` to record CPU seconds and texts encoded per round, and
+    the model's ``fit`` to record its CPU seconds."""
+    select, fit = run.pool_filter.select, run.model.fit
+
+    def timed_fit(ids, y):
+        c0 = time.process_time()
+        out = fit(ids, y)
+        fits.append(time.process_time() - c0)
+        return out
 
     def wrapper(ctx, n, rng=None):
         enc0 = getattr(run.model, "n_encoded_", None)
@@ -128,6 +141,7 @@ def _timed(run, sink):
         return sel
 
     run.pool_filter.select = wrapper
+    run.model.fit = timed_fit
 
 
 def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_params):
@@ -146,13 +160,13 @@ def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_par
                          subpool_size=args.subpool_size, model_params=model_params)
         _write_settings(pool_tag, model_tag, p, exp, args)
         for run in exp.runs:
-            sink = []
-            _timed(run, sink)
+            sink, fits = [], []
+            _timed(run, sink, fits)
             t0, c0 = time.perf_counter(), time.process_time()
             run.start()
             for r in range(args.rounds):
                 rec = run.step()
-                if (r + 1) % 10 == 0 or r == 0:
+                if (r + 1) % 10 == 0 or r == 0 or args.model == "finetune":
                     print(f"  {pool_tag} {model_tag} seed {seed} {run.key} round {r + 1}: "
                           f"share {rec['minority_share']:.3f} F1 {rec['minority_f1']:.3f} "
                           f"scored {rec['subpool_size']} sel {rec['t_selection']:.2f} s "
@@ -161,6 +175,7 @@ def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_par
             df = run.rounds_frame().drop(columns=list(DROP))
             df["t_selection_cpu"] = [np.nan] + [c for c, _ in sink]
             df["n_encoded"] = [np.nan] + [e for _, e in sink]
+            df["t_train_cpu"] = fits
             df["pool"] = pool_tag
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{run.filter_name}-{run.strategy_name}.parquet"
@@ -226,6 +241,8 @@ def per_run(df):
                      "t_sel": float(sel["t_selection"].mean()),
                      "t_sel_cpu": float(sel["t_selection_cpu"].mean()),
                      "t_train": float(sel["t_train"].mean()),
+                     "t_train_cpu": float(sel["t_train_cpu"].mean())
+                     if "t_train_cpu" in sel else np.nan,
                      "scored": float(sel["subpool_size"].mean()),
                      "encoded": float(sel["n_encoded"].mean())})
     return pd.DataFrame(rows)
@@ -250,6 +267,7 @@ def summarise(runs):
                          "sel_s_round": f"{g.t_sel.mean():.3f}",
                          "sel_cpu_s_round": f"{g.t_sel_cpu.mean():.3f}",
                          "train_s_round": f"{g.t_train.mean():.3f}",
+                         "train_cpu_s_round": f"{g.t_train_cpu.mean():.3f}",
                          "texts_scored_round": f"{g.scored.mean():,.0f}",
                          **({"texts_encoded_round": f"{g.encoded.mean():,.0f}"}
                             if g.encoded.notna().any() else {}),
