@@ -373,6 +373,35 @@ def aggregate(pool_tag, model_tag, rounds):
     return payload
 
 
+def paired_quality(path=RESULTS / "quality.json"):
+    """Paired AnchorAL-vs-baseline statistics of an earlier ``bench_quality.py`` run (its
+    per-seed rows: 3 seeds, 20 rounds, entropy and BADGE), written to ``paper_quality_paired.md``."""
+    d = json.loads(Path(path).read_text())
+    per = pd.DataFrame(d["per_seed"]).rename(columns={
+        "minority_share": "final_share", "minority_f1": "final_f1", "minority_f1_auc": "f1_auc"})
+    cols = ["dataset", "strategy", "baseline", "metric", "seeds", "anchoral", "baseline_mean",
+            "diff_ci95", "p_t", "p_wilcoxon", "wins"]
+    rows = []
+    for ds, g in per.groupby("dataset", sort=False):
+        for s in ("entropy", "badge"):
+            a = g[(g["filter"] == "anchoral") & (g["strategy"] == s)].set_index("seed")
+            for b_name in BASELINES:
+                b = g[(g["filter"] == b_name) & (g["strategy"] == s)].set_index("seed")
+                seeds = sorted(set(a.index) & set(b.index))
+                for m in ("f1_auc", "final_share", "final_f1"):
+                    r = paired_difference(a.loc[seeds, m], b.loc[seeds, m])
+                    rows.append({"dataset": ds, "strategy": s, "baseline": b_name, "metric": m,
+                                 "seeds": len(seeds), "anchoral": round(r["mean_a"], 4),
+                                 "baseline_mean": round(r["mean_b"], 4),
+                                 "diff_ci95": format_diff(r), "p_t": r["p_t"],
+                                 "p_wilcoxon": r["p_wilcoxon"], "wins": f"{r['wins']}/{r['n']}"})
+    print(table(rows, cols))
+    out = RESULTS / "paper_quality_paired.md"
+    out.write_text(f"From `{Path(path).name}` ({d['machine']['date']}; {d['rounds']} rounds of "
+                   f"{d['query_size']}, seeds {d['seeds']}).\n\n" + _md(rows, cols) + "\n")
+    print(f"\nsaved {out}")
+
+
 def _md(rows, cols):
     def cell(v):
         if isinstance(v, float):
@@ -385,7 +414,7 @@ def _md(rows, cols):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("pool", help="sample, brown, wordnet or a data file")
+    ap.add_argument("pool", nargs="?", help="sample, brown, wordnet or a data file")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--model", default="lr", choices=["lr", "mlp", "finetune"])
@@ -403,7 +432,13 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the result set's pool folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aggregate-only", action="store_true")
+    ap.add_argument("--paired-quality", action="store_true",
+                    help="only the paired statistics of results/quality.json (bench_quality.py)")
     args = ap.parse_args(argv)
+    if args.paired_quality:
+        return paired_quality()
+    if not args.pool:
+        ap.error("POOL is required (sample, brown, wordnet or a data file)")
     seeds = parse_seeds(args.seeds)
     filters = _names(args.filters, FILTERS, "filters")
     strategies = _names(args.strategies, STRATEGIES, "strategies")
