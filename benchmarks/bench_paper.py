@@ -86,7 +86,17 @@ def load_pool(name, minority=None, subset=None, index="auto"):
     source = name
     if name == "wordnet" and name not in BUILTIN:  # built by `anchoral fetch wordnet` elsewhere
         source = Path(cache_root()) / "datasets" / "wordnet.parquet"
-    p = prepare(source, projection=False, progress=False, index=index, **opts)
+    if name != "sample":  # never start an embedding job from a benchmark: cached vectors only
+        from explorer.data import load_dataset
+        from explorer.embed import SentenceEncoder, cache_key
+
+        ds = load_dataset(source, **opts)
+        npy = Path(cache_root()) / "embeddings" / f"{cache_key(ds.texts, SentenceEncoder())}.npy"
+        if not npy.exists():
+            raise SystemExit(f"{name}: no cached embeddings ({npy.name}); run "
+                             f"`anchoral prepare {name}` first")
+        source = ds
+    p = prepare(source, projection=False, progress=False, index=index)
     if not subset or subset >= p.dataset.n:
         return p
     from explorer.index import build_index
@@ -210,10 +220,13 @@ def _write_settings(pool_tag, model_tag, p, exp, args):
 
 
 # -- aggregation -----------------------------------------------------------------------------
-def load_runs(pool_tag, model_tag, rounds):
-    """Every cached run of this pool and model with >= ``rounds`` rounds, cut at ``rounds``."""
+def load_runs(pool_tag, model_tag, rounds, seeds=None):
+    """Every cached run of this pool and model (of ``seeds``, default all) with >= ``rounds``
+    rounds, cut at ``rounds``."""
     frames, short = [], []
     for path in sorted((PAPER_DIR / pool_tag / model_tag).glob("seed*/*.parquet")):
+        if seeds is not None and int(path.parent.name[4:]) not in seeds:
+            continue
         df = pd.read_parquet(path)
         if df["round"].max() < rounds:
             short.append(f"{path.parent.name}/{path.stem} ({df['round'].max()} rounds)")
@@ -331,9 +344,9 @@ def plot(df, settings, path, title):
     plt.close(fig)
 
 
-def aggregate(pool_tag, model_tag, rounds):
+def aggregate(pool_tag, model_tag, rounds, seeds=None):
     settings_path = PAPER_DIR / pool_tag / model_tag / "settings.json"
-    df = load_runs(pool_tag, model_tag, rounds)
+    df = load_runs(pool_tag, model_tag, rounds, seeds)
     if df is None or not settings_path.exists():
         print(f"nothing to aggregate for {pool_tag}/{model_tag}")
         return None
@@ -460,7 +473,8 @@ def main(argv=None):
         print(f"{pool_tag}: {p.dataset.n:,} rows, {len(p.dataset.classes)} classes, index "
               f"{p.index.describe()} ({time.perf_counter() - t0:.0f} s)", flush=True)
         run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_params)
-    aggregate(pool_tag, model_tag, args.rounds)
+    # --aggregate-only aggregates the seeds asked for; after a run, every seed found
+    aggregate(pool_tag, model_tag, args.rounds, seeds if args.aggregate_only else None)
 
 
 if __name__ == "__main__":
