@@ -118,3 +118,16 @@ def test_query_errors(fitted):
         Entropy().query(fitted, np.array([0.5, 1.5]), 1)
     with pytest.raises(ParameterError, match="1-D array"):
         Entropy().query(fitted, np.zeros((2, 2), int), 1)
+
+
+def test_nearest_to_centroids_distinct_rows_hand_computed():
+    H = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    # centroid 0.4 -> row 0 (0.4 away); 10.6 -> row 3 (0.4; row 2 is 0.6 away)
+    pos, score = strategies_base._nearest_to_centroids(H, np.array([[0.4, 0.0], [10.6, 0.0]]))
+    assert pos.tolist() == [0, 3]
+    assert score == pytest.approx([-0.4, -0.4])
+    # two centroids nearest the same row: the second takes the nearest row still free (row 1,
+    # sqrt(0.8^2 + 1^2) away from (0.2, 1))
+    pos, score = strategies_base._nearest_to_centroids(H, np.array([[0.1, 0.0], [0.2, 1.0]]))
+    assert pos.tolist() == [0, 1]
+    assert score == pytest.approx([-0.1, -np.hypot(0.8, 1.0)])

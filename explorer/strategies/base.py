@@ -212,9 +212,16 @@ class KMeansDiversity(QueryStrategy):
 
 
 def _nearest_to_centroids(H, centers):
-    """One distinct row per centroid: the nearest row not already taken. Returns (pos, -dist)."""
-    d = ((H[None, :, :] - centers[:, None, :]) ** 2).sum(-1) if len(H) * len(centers) < 4_000_000 \
-        else np.stack([((H - c) ** 2).sum(1) for c in centers])
+    """One distinct row per centroid: the nearest row not already taken. Returns (pos, -dist).
+
+    Squared distances as ``|h|^2 + |c|^2 - 2 h.c`` in float64, shape (centroids, rows): a GEMM,
+    so full-pool k-means over ~100k rows needs ~20 MB here instead of a (centroids, rows, h)
+    difference tensor (several GB).
+    """
+    H = np.asarray(H, np.float64)
+    C = np.asarray(centers, np.float64)
+    d = (C * C).sum(1)[:, None] + (H * H).sum(1)[None, :] - 2.0 * (C @ H.T)
+    np.maximum(d, 0.0, out=d)
     taken = np.zeros(len(H), bool)
     pos, score = [], []
     for row in d:
