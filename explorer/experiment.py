@@ -25,7 +25,8 @@ from .exceptions import DataError, ParameterError
 from .filters import PoolContext, make_filter
 from .metrics import curve_auc, evaluate, minority_share
 from .models import make_model
-from .runs import QUERY_COLUMNS, ROUND_COLUMNS, RoundResult, RunKey
+from .runs import (QUERY_COLUMNS, ROUND_COLUMNS, RoundResult, RunKey, empty_queries_frame,
+                   save_tables)
 from .settings import PAPER_SUBPOOL_SIZE, check_settings, default_subpool_size
 from .splits import holdout_split, initial_set, round_rng
 from .strategies import STRATEGIES
@@ -317,11 +318,7 @@ class Run:
                 "label": np.asarray(rec.queried_labels, np.int64), "score": sel.scores,
                 "anchor_id": sel.anchor_id, "similarity": sel.similarity,
             }))
-        if not rows:
-            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-                QUERY_COLUMNS, [str, str, "int64", "int64", "int64", "int64", float, "int64",
-                                float])})
-        return pd.concat(rows, ignore_index=True)
+        return pd.concat(rows, ignore_index=True) if rows else empty_queries_frame()
 
 
 class Experiment:
@@ -582,17 +579,6 @@ class Experiment:
         The one writer of these two tables (``anchoral simulate`` and saved sessions use it).
         """
         return save_tables(out_dir, self.rounds_frame(), self.queries_frame())
-
-
-def save_tables(out_dir, rounds, queries):
-    """Write a rounds and a queries table as ``rounds.parquet`` / ``queries.parquet`` (atomic)."""
-    from pathlib import Path
-
-    from ._io import write_atomic
-
-    out = Path(out_dir)
-    return tuple(write_atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
-                 for name, df in (("rounds", rounds), ("queries", queries)))
 
 
 def simulate(prepared, n_rounds, runs=(("anchoral", "entropy"), ("full", "entropy")),

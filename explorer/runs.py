@@ -214,3 +214,22 @@ class RoundResult:
         """The same round under another run key (a fork inherits its parent's rounds)."""
         return dataclasses.replace(self, run=str(run), filter=filter or self.filter,
                                    strategy=strategy or self.strategy)
+
+
+def empty_queries_frame():
+    """A queries table with no rows and the columns' types (:data:`QUERY_COLUMNS`)."""
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+        QUERY_COLUMNS, [str, str, "int64", "int64", "int64", "int64", float, "int64", float])})
+
+
+def save_tables(out_dir, rounds, queries):
+    """Write a rounds and a queries table as ``rounds.parquet`` / ``queries.parquet`` (atomic)."""
+    from pathlib import Path
+
+    from ._io import write_atomic
+
+    out = Path(out_dir)
+    return tuple(write_atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+                 for name, df in (("rounds", rounds), ("queries", queries)))

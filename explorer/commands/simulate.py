@@ -142,7 +142,8 @@ def _run(args, runs, seeds, test_size, client) -> int:
     import pandas as pd
 
     from explorer.cli_args import prepare_from_args
-    from explorer.experiment import Experiment, save_tables
+    from explorer.experiment import Experiment
+    from explorer.runs import save_tables
     from explorer.progress import bar
 
     prepared = prepare_from_args(args, projection=False, progress=not args.quiet, client=client)
