@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import SessionError
+from .session_files import check_files, read_json, read_table, session_file
 
 FORMAT = "anchoral-session"
 VERSION = 1
@@ -78,7 +79,8 @@ class _Lock:
     def acquire(self):
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        session_file(self.path.parent, ".lock")  # a link would truncate its target
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -174,18 +176,18 @@ class Session:
                           lambda p: p.write_text(json.dumps(pending, indent=1)))
 
     def pending(self) -> dict:
-        p = self.path / "pending.json"
-        if not p.exists():
-            return {}
-        try:
-            return json.loads(p.read_text())
-        except (ValueError, OSError):
-            return {}
+        """{run key: {id: label}} given to open batches; SessionError when the file is damaged."""
+        doc = read_json(self.path, "pending.json", missing={})
+        if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+            raise SessionError(f"{self.path / 'pending.json'} is not a pending-labels file; "
+                               "delete it to drop the labels given to the open batch")
+        return doc
 
     def save(self):
         """Write every file atomically (labels last but one: they are the source of truth)."""
         self._check_writable()
         self.path.mkdir(parents=True, exist_ok=True)
+        check_files(self.path)
         doc = {"format": FORMAT, "version": VERSION, "created": self.created, "saved": _now(),
                "dataset": self.data_spec, "settings": self.settings, "runs": self.runs_spec}
         _write_atomic(self.path / "session.json",
@@ -286,16 +288,13 @@ def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), *
 def read_manifest(path) -> dict:
     """``session.json`` of ``path``, validated; :class:`SessionError` for anything else."""
     path = Path(path)
-    f = path / "session.json"
     if not path.is_dir():
         raise SessionError(f"session directory {str(path)!r} not found")
-    if not f.exists():
+    f = session_file(path, "session.json")
+    doc = read_json(path, "session.json")
+    if doc is None:
         raise SessionError(f"{path} is not an AnchorAL session (no session.json); give a "
                            "directory written by `anchoral label` or the app")
-    try:
-        doc = json.loads(f.read_text())
-    except (ValueError, OSError) as err:
-        raise SessionError(f"{f} is corrupted ({err}); restore it from a backup") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SessionError(f"{f} is not an AnchorAL session file (format tag missing)")
     if doc.get("version") != VERSION:
@@ -308,17 +307,11 @@ def read_manifest(path) -> dict:
 
 
 def read_labels(path) -> pd.DataFrame:
-    f = Path(path) / "labels.parquet"
-    if not f.exists():
-        return pd.DataFrame(columns=LABEL_COLUMNS)
-    try:
-        df = pd.read_parquet(f)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise SessionError(f"{f} is corrupted ({type(err).__name__}); restore it from a "
-                           "backup") from None
-    missing = set(LABEL_COLUMNS) - set(df.columns)
-    if missing:
-        raise SessionError(f"{f} is not a labels table: columns {sorted(missing)} are missing")
+    """Every committed label of the session in ``path`` (SessionError when missing or damaged)."""
+    df = read_table(path, "labels.parquet", LABEL_COLUMNS)
+    if df is None:  # a session is created with its (empty) labels table
+        raise SessionError(f"{Path(path) / 'labels.parquet'} is missing, so the session's "
+                           "labels are lost; restore it from a backup, or start a new session")
     return df
 
 
@@ -339,7 +332,11 @@ def open_session(path, prepared=None, readonly=False, progress=None):
 
     path = Path(path)
     doc = read_manifest(path)
+    check_files(path)
     labels = read_labels(path)
+    for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
+        read_table(path, name)
+    read_json(path, "pending.json", missing={})
     spec = doc["dataset"]
     if prepared is None:
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),

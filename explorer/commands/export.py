@@ -20,6 +20,17 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output file")
 
 
+def _derived(session_dir, name):
+    from explorer.exceptions import SessionError
+    from explorer.session_files import read_table
+
+    df = read_table(session_dir, name)
+    if df is None:
+        raise SessionError(f"{Path(session_dir) / name} is missing; it is rebuilt when the session next "
+                           "saves a round (`anchoral label` or the app)")
+    return df
+
+
 def export(session_dir, what, out, fmt=None) -> Path:
     """Write ``what`` of the session in ``session_dir`` to ``out``; returns the path."""
     from explorer.store import read_labels, read_manifest
@@ -32,11 +43,9 @@ def export(session_dir, what, out, fmt=None) -> Path:
     if what == "plots":
         if fmt not in ("png", "html"):
             raise ParameterError(f"--format={fmt!r}: plots export as png or html")
-        import pandas as pd
-
         from explorer.plots import comparison_figure
 
-        rounds = pd.read_parquet(Path(session_dir) / "rounds.parquet")
+        rounds = _derived(session_dir, "rounds.parquet")
         return comparison_figure(rounds, out, fmt, title=doc["dataset"].get("name", ""))
     if fmt not in ("csv", "parquet", "jsonl"):
         raise ParameterError(f"--format={fmt!r}: tables export as csv, parquet or jsonl "
@@ -47,9 +56,7 @@ def export(session_dir, what, out, fmt=None) -> Path:
         if texts is not None:
             df.insert(df.columns.get_loc("id") + 1, "text", [texts[i] for i in df["id"]])
     else:
-        import pandas as pd
-
-        df = pd.read_parquet(Path(session_dir) / f"{what}.parquet")
+        df = _derived(session_dir, f"{what}.parquet")
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         df.to_csv(out, index=False)
