@@ -4,7 +4,7 @@ fine-tuned MiniLM model, where scoring a candidate needs a forward pass over its
     python benchmarks/bench_encoder.py            # the whole shipped sample (4,278 e-mails), 2 rounds
     python benchmarks/bench_encoder.py --quick    # a 1,200-row stratified subset, 1 round
 
-One :class:`explorer.session.Experiment` with ``model="finetune"`` (1 epoch per fit; the fit is the
+One :class:`explorer.experiment.Experiment` with ``model="finetune"`` (1 epoch per fit; the fit is the
 same for both filters) and the runs anchoral/entropy and full/entropy from the same initial set.
 Round 0 (initial fit) is untimed; then each timed round records, per run, the selection's wall and
 CPU time, how many texts the model encoded to score (``n_encoded_``), the training time, and the
@@ -59,7 +59,7 @@ def main(argv=None):
     import torch  # noqa: F401 - so limit_threads sets torch's threads too
 
     from explorer.prepare import prepare
-    from explorer.session import Experiment
+    from explorer.experiment import Experiment
 
     threads = limit_threads(args.threads)
     rounds = args.rounds or (1 if args.quick else 2)
@@ -87,7 +87,7 @@ def main(argv=None):
                 "t_selection": sel.t_selection, "cpu_selection": tm.cpu,
                 "encode_ms_per_text_wall": 1000 * sel.t_scoring / max(encoded, 1),
                 "encode_ms_per_text_cpu": 1000 * tm.cpu / max(encoded, 1),
-                "t_train": rec["t_train"], "t_eval": rec["t_eval"]})
+                "t_train": rec.t_train, "t_eval": rec.t_eval})
             print(table(rows[-1:], COLS), flush=True)
     print()
     print(table(rows, COLS))
@@ -98,7 +98,7 @@ def main(argv=None):
     ratio_cpu = med["full"]["cpu_selection"] / med["anchoral"]["cpu_selection"]
     c_wall = med["full"]["encode_ms_per_text_wall"] / 1000
     c_cpu = med["full"]["encode_ms_per_text_cpu"] / 1000
-    from explorer.session import default_subpool_size
+    from explorer.experiment import default_subpool_size
 
     # AnchorAL scores at most min(M, classes x anchors x k) rows (what the anchors retrieve)
     retrieved = exp.n_classes * exp.n_anchors * exp.n_neighbors

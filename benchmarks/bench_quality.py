@@ -3,7 +3,7 @@
     python benchmarks/bench_quality.py            # sample + Brown, 20 rounds of 25, seeds 0 1 2
     python benchmarks/bench_quality.py --quick    # sample only, 10 rounds, seed 0
 
-Every (dataset, seed) is one :func:`explorer.session.simulate` with all runs (anchoral, full,
+Every (dataset, seed) is one :func:`explorer.experiment.simulate` with all runs (anchoral, full,
 randsub, seals) x (entropy, badge) from the same initial set (100 rows, 5 per minority class), LR
 head, engine defaults (M = ``default_subpool_size``: 1,140 on the sample, 10,000 on Brown). The table
 gives mean ± sd over seeds of the last round's minority share and of the minority-F1 AUC (the
@@ -32,7 +32,7 @@ STYLES = {"entropy": "-", "badge": "--"}
 
 def run_dataset(name, seeds, rounds, query_size):
     from explorer.prepare import prepare
-    from explorer.session import simulate
+    from explorer.experiment import simulate
 
     p = prepare(name, projection=False, progress=False, **DATASETS[name])
     frames, summaries = [], []

@@ -3,7 +3,7 @@
     python benchmarks/bench_selection.py            # synthetic 10k, 100k, 1M (+ Brown if cached)
     python benchmarks/bench_selection.py --quick    # synthetic 10k and 100k, fewer rounds
 
-Each configuration (pool, index, filter, strategy) is an :class:`explorer.session.Experiment` with one
+Each configuration (pool, index, filter, strategy) is an :class:`explorer.experiment.Experiment` with one
 run and the engine's defaults (LR head, 100 initial rows with 5 per minority class, 25 queries per
 round, 20 % held-out test split, M = ``default_subpool_size``, 10 anchors per class, k = 50). Round 0
 (initial fit) and ``--warmup`` rounds are run untimed, then ``--rounds`` rounds are timed with the
@@ -76,7 +76,7 @@ def brown_prepared():
 
 
 def time_config(prepared, filt, strat, warmup, rounds, seed=0):
-    from explorer.session import Experiment
+    from explorer.experiment import Experiment
 
     exp = Experiment(prepared, [(filt, strat)], model="lr", seed=seed)
     run = exp.runs[0]
@@ -95,7 +95,7 @@ def time_config(prepared, filt, strat, warmup, rounds, seed=0):
         rec["wall_propose"].append(tm.wall)
         r = run.commit()
         for k in ("t_retrieval", "t_scoring", "t_selection", "t_train"):
-            rec[k].append(r[k])
+            rec[k].append(getattr(r, k))
         rec["subpool"].append(len(sel.subpool))
     out = {k: statistics.median(v) for k, v in rec.items()}
     out["t_selection_all"] = rec["t_selection"]

@@ -41,8 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p, _options=getattr(module, "OPTIONS", None))
     return parser
+
+
+def _as_options(err, args) -> str:
+    """The message of ``err``, naming the option (``--n-anchors=0 ...``) when a parameter that
+    the command exposes as an option is at fault."""
+    from .cli_args import option_name
+
+    msg = str(err)
+    param = getattr(err, "param", None)
+    if param and msg.startswith(f"{param}="):
+        option = option_name(param, getattr(args, "_parser", None), getattr(args, "_options", None))
+        if option:
+            msg = option + msg[len(param):]
+    return msg
 
 
 def _version():
@@ -62,7 +76,7 @@ def main(argv=None) -> int:
     try:
         return int(args._run(args) or 0)
     except ExplorerError as err:
-        print(f"anchoral {args.command}: error: {err}", file=sys.stderr)
+        print(f"anchoral {args.command}: error: {_as_options(err, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"anchoral {args.command}: interrupted", file=sys.stderr)

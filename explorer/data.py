@@ -75,6 +75,11 @@ class Dataset:
     def labelled_mask(self) -> np.ndarray:
         return self.y >= 0
 
+    @property
+    def fully_labelled(self) -> bool:
+        """True when every row has a gold label (simulation possible); False means annotate mode."""
+        return not bool((np.asarray(self.y) < 0).any())
+
     def class_counts(self) -> np.ndarray:
         """Rows per class (labelled rows only), shape (n_classes,)."""
         return np.bincount(self.y[self.y >= 0], minlength=self.n_classes)
@@ -242,10 +247,10 @@ def _has_surrogate(t) -> bool:
 
 def _resolve(source, cache_dir=None):
     """Return (path, name) for a file path or a built-in dataset name."""
-    if isinstance(source, (str, Path)) and str(source) in ("sample", "brown"):
-        from . import datasets
+    from . import corpora
 
-        return Path(datasets.resolve_builtin(str(source), cache_dir=cache_dir)), str(source)
+    if corpora.is_builtin(source):
+        return Path(corpora.resolve_builtin(str(source), cache_dir=cache_dir)), str(source)
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(

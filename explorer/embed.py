@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import save_array
 from .exceptions import DataError, ParameterError
 
 
@@ -234,15 +235,6 @@ def cache_key(texts, encoder) -> str:
     return f"{encoder.model_id}-{texts_hash(texts)[:20]}"
 
 
-def save_atomic(path: Path, array) -> None:
-    """``np.save`` to a temporary name, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
-
-
 def embed(texts, encoder=None, cache_dir=None, show_progress=True):
     """Embed ``texts``, reusing the disk cache when the same texts were embedded before.
 
@@ -269,6 +261,6 @@ def embed(texts, encoder=None, cache_dir=None, show_progress=True):
             return np.load(path, mmap_mode="r", allow_pickle=False)
     X = encoder.encode(texts, show_progress=show_progress)
     if path is not None:
-        save_atomic(path, X)
+        save_array(path, X)
         return np.load(path, mmap_mode="r", allow_pickle=False)
     return X

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.utils import check_random_state
 
+from . import registry
+from ._validation import check_choice, check_float, check_int, check_name
 from .exceptions import ParameterError
 from .strategies import QueryStrategy, make_strategy
 from .strategies.scores import entropy, top_n
 
-ANCHOR_STRATEGIES = ("kmeans++", "kmeans", "random", "entropy")
-SAMPLING = ("topk", "softmax")
+ANCHOR_STRATEGIES = tuple(registry.ANCHOR_STRATEGIES)
+SAMPLING = tuple(registry.SAMPLING)
 _EMPTY_I = np.empty(0, np.int64)
 _EMPTY_F = np.empty(0, np.float64)
 
@@ -110,11 +112,6 @@ class _Subpool:
     pair_sim: np.ndarray = field(default_factory=lambda: _EMPTY_F)
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ParameterError(f"{name}={value!r} must be an integer >= 1")
-
-
 class PoolFilter:
     """Base class: ``_subpool(ctx, n, rng) -> _Subpool``; the base strategy runs on its ids."""
 
@@ -138,7 +135,7 @@ class PoolFilter:
     def select(self, ctx, n, rng=None) -> Selection:
         """Choose up to ``n`` ids to label this round; see :class:`Selection`."""
         self.check_params()
-        _positive_int("n", n)
+        check_int("n", n)
         rng = check_random_state(rng)
         t0 = time.perf_counter()
         sub = self._subpool(ctx, int(n), rng)
@@ -168,8 +165,12 @@ class PoolFilter:
     def _subpool(self, ctx, n, rng):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: constructor parameters after ``base``, in order (``__repr__`` prints them)
+    _params = ()
+
     def __repr__(self):
-        return f"{type(self).__name__}(base={self.base!r})"
+        args = [f"base={self.base!r}"] + [f"{k}={getattr(self, k)!r}" for k in self._params]
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 def _best_anchor(ids, pair_id, pair_anchor, pair_sim):
@@ -214,6 +215,7 @@ class RandomSubpool(PoolFilter):
     """RandSub: a fresh uniform random sample of ``subpool_size`` unlabelled rows every round."""
 
     name = "randsub"
+    _params = ("subpool_size",)
 
     def __init__(self, base=None, subpool_size=10_000):
         super().__init__(base)
@@ -221,7 +223,7 @@ class RandomSubpool(PoolFilter):
 
     def check_params(self):
         super().check_params()
-        _positive_int("subpool_size", self.subpool_size)
+        check_int("subpool_size", self.subpool_size)
 
     def _subpool(self, ctx, n, rng):
         pool = np.asarray(ctx.unlabelled, np.int64)
@@ -239,6 +241,7 @@ class SEALS(PoolFilter):
     """
 
     name = "seals"
+    _params = ("n_neighbors",)
 
     def __init__(self, base=None, n_neighbors=50):
         super().__init__(base)
@@ -246,7 +249,7 @@ class SEALS(PoolFilter):
 
     def check_params(self):
         super().check_params()
-        _positive_int("n_neighbors", self.n_neighbors)
+        check_int("n_neighbors", self.n_neighbors)
 
     def reset(self):
         for attr in ("searched_", "pair_id_", "pair_anchor_", "pair_sim_", "last_searched_"):
@@ -305,6 +308,8 @@ class AnchorAL(PoolFilter):
     """
 
     name = "anchoral"
+    _params = ("n_anchors", "n_neighbors", "subpool_size", "anchor_strategy", "minority_only",
+               "sampling", "temperature")
 
     def __init__(self, base=None, n_anchors=10, n_neighbors=50, subpool_size=10_000,
                  anchor_strategy="kmeans++", minority_only=False, sampling="topk",
@@ -320,20 +325,12 @@ class AnchorAL(PoolFilter):
 
     def check_params(self):
         super().check_params()
-        _positive_int("n_anchors", self.n_anchors)
-        _positive_int("n_neighbors", self.n_neighbors)
-        _positive_int("subpool_size", self.subpool_size)
-        if self.anchor_strategy not in ANCHOR_STRATEGIES:
-            raise ParameterError(
-                f"anchor_strategy={self.anchor_strategy!r} is unknown; choose one of "
-                f"{', '.join(ANCHOR_STRATEGIES)}"
-            )
-        if self.sampling not in SAMPLING:
-            raise ParameterError(
-                f"sampling={self.sampling!r} is unknown; choose one of {', '.join(SAMPLING)}"
-            )
-        if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
-            raise ParameterError(f"temperature={self.temperature!r} must be a number > 0")
+        check_int("n_anchors", self.n_anchors)
+        check_int("n_neighbors", self.n_neighbors)
+        check_int("subpool_size", self.subpool_size)
+        check_choice("anchor_strategy", self.anchor_strategy, ANCHOR_STRATEGIES)
+        check_choice("sampling", self.sampling, SAMPLING)
+        check_float("temperature", self.temperature, 0)
 
     def choose_anchors(self, ctx, rng):
         """The round's anchors (global ids), class by class in class order."""
@@ -393,9 +390,8 @@ class AnchorAL(PoolFilter):
                         pair_anchor=pa[keep], pair_sim=ps[keep])
 
 
+#: filter classes by name (the names and labels users see: :data:`explorer.registry.FILTERS`)
 FILTERS = {"anchoral": AnchorAL, "full": FullPool, "randsub": RandomSubpool, "seals": SEALS}
-_ALIASES = {"fullpool": "full", "full_pool": "full", "pool": "full", "random_subpool": "randsub",
-            "randomsubpool": "randsub", "rand-sub": "randsub", "anchor": "anchoral"}
 
 
 def make_filter(name, base, *, n_anchors=10, n_neighbors=50, subpool_size=10_000,
@@ -403,10 +399,7 @@ def make_filter(name, base, *, n_anchors=10, n_neighbors=50, subpool_size=10_000
                 temperature=1.0) -> PoolFilter:
     """A filter by name (``anchoral``, ``full``, ``randsub``, ``seals``) wrapping ``base``
     (a QueryStrategy or a strategy name); parameters a filter does not use are ignored."""
-    key = str(name).strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in FILTERS:
-        raise ParameterError(f"filter={name!r} is unknown; choose one of {', '.join(FILTERS)}")
+    key = check_name("filter", name, registry.FILTERS)
     base = make_strategy(base)
     if key == "anchoral":
         f = AnchorAL(base, n_anchors=n_anchors, n_neighbors=n_neighbors, subpool_size=subpool_size,

@@ -19,9 +19,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from . import registry
+from ._validation import check_name
 from .exceptions import ParameterError
 
-MODELS = ("lr", "mlp", "finetune")
+MODELS = tuple(registry.MODELS)
 
 
 @runtime_checkable
@@ -303,13 +305,10 @@ def make_model(name, prepared, random_state=None, **params):
     **params
         Passed to the model (e.g. ``class_weight="balanced"``, ``epochs=2``).
     """
-    key = str(name).strip().lower()
+    key = check_name("model", name, registry.MODELS)
     n_classes = len(prepared.dataset.classes)
-    if key in ("lr", "logistic"):
+    if key == "lr":
         return LogisticHead(prepared.embeddings, n_classes, random_state=random_state, **params)
     if key == "mlp":
         return MLPHead(prepared.embeddings, n_classes, random_state=random_state, **params)
-    if key in ("finetune", "fine-tune", "ft"):
-        return FineTunedEncoder(prepared.dataset.texts, n_classes, random_state=random_state,
-                                **params)
-    raise ParameterError(f"model={name!r} is unknown; choose one of {', '.join(MODELS)}")
+    return FineTunedEncoder(prepared.dataset.texts, n_classes, random_state=random_state, **params)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import write_atomic
+
 PANELS = (
     ("minority_share", "minority share of the labelled set", False),
     ("subpool_minority_share", "subpool minority share", False),
@@ -49,8 +51,10 @@ def comparison_figure(rounds, out, fmt="png", title=""):
         axes[0, 0].legend(fontsize=8)
         if title:
             fig.suptitle(title)
-        fig.savefig(out, dpi=110)
-        plt.close(fig)
+        try:
+            write_atomic(out, lambda p: fig.savefig(p, dpi=110, format="png"))
+        finally:
+            plt.close(fig)
         return out
     from bokeh.embed import file_html
     from bokeh.layouts import gridplot
@@ -73,5 +77,4 @@ def comparison_figure(rounds, out, fmt="png", title=""):
         f.legend.label_text_font_size = "8pt"
         figs.append(f)
     html = file_html(gridplot(figs, ncols=2), INLINE, title or "AnchorAL comparison")
-    out.write_text(html, encoding="utf-8")
-    return out
+    return write_atomic(out, lambda p: p.write_text(html, encoding="utf-8"))

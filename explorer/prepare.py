@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import Dataset, load_dataset
-from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize, save_atomic
+from ._io import save_array, write_atomic
+from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize
 from .index import NeighborIndex, build_index
 from .projection import project, projection_key
 
@@ -24,7 +25,7 @@ SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 
 def default_cache_dir() -> Path:
     """``$ANCHORAL_CACHE_DIR`` or ``~/.cache/anchoral-explorer``."""
-    from .datasets import cache_root
+    from .corpora import cache_root
 
     return Path(cache_root())
 
@@ -159,10 +160,11 @@ def build_sample_vectors(random_state=0) -> Path:
     t0 = time.perf_counter()
     coords = project(X, random_state=random_state)
     t_umap = time.perf_counter() - t0
-    save_atomic(SAMPLE_DIR / "embeddings.npy", X.astype(np.float16))
-    save_atomic(SAMPLE_DIR / "coords.npy", coords.astype(np.float32))
+    save_array(SAMPLE_DIR / "embeddings.npy", X.astype(np.float16))
+    save_array(SAMPLE_DIR / "coords.npy", coords.astype(np.float32))
     meta = {"content_hash": dataset.content_hash, "model_id": encoder.model_id,
             "n": int(X.shape[0]), "dim": int(X.shape[1]), "umap_random_state": random_state,
             "embed_seconds": round(t_embed, 1), "umap_seconds": round(t_umap, 1)}
-    (SAMPLE_DIR / "manifest.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_atomic(SAMPLE_DIR / "manifest.json",
+                 lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
     return SAMPLE_DIR

@@ -87,7 +87,7 @@ def project(X, random_state=0, *, fit_sample_threshold=50_000, fit_sample_size=2
                 coords[rows] = reducer.transform(X[rows])
                 bar.update(len(rows))
     if cache_path is not None:
-        from .embed import save_atomic
+        from ._io import save_array
 
-        save_atomic(Path(cache_path), coords)
+        save_array(Path(cache_path), coords)
     return coords

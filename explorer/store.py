@@ -4,7 +4,7 @@ A session directory holds:
 
 ``session.json``
     Format tag and version, the dataset reference (source, columns, minority, content hash),
-    every setting of the :class:`~explorer.session.Experiment`, and the runs (forks included).
+    every setting of the :class:`~explorer.experiment.Experiment`, and the runs (forks included).
 ``labels.parquet``
     Every committed label: run, round, position in the batch, id, label (class name; empty when
     skipped), gold label where the data has one, who labelled it (``oracle`` or a user name) and
@@ -19,7 +19,12 @@ the old or the new file, never half of one. Reopening a session **replays** it: 
 rebuilt from its settings and seed, and each stored round is re-selected and checked against the
 stored ids before its labels are committed again, so a resumed session is exactly the session that
 was saved (and a mismatch is reported, not hidden). One process writes a session at a time: an
-exclusive ``flock`` on ``.lock`` (released by the OS even on ``kill -9``).
+exclusive ``flock`` on ``.lock`` (released by the OS even on ``kill -9``), a held one is a
+:class:`~explorer.exceptions.SessionLockedError`.
+
+A :class:`Session` can also live in memory (:meth:`Session.in_memory`: the app's comparison before
+the user saves it) with the same provenance and pending labels, and be written later
+(:meth:`Session.save_as`). Exports are :func:`explorer.export.export`.
 """
 
 from __future__ import annotations
@@ -27,21 +32,20 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import SessionError
+from ._io import write_atomic
+from .exceptions import SessionError, SessionLockedError
 from .session_files import check_files, read_json, read_table, session_file
+from .settings import SETTINGS
 
 FORMAT = "anchoral-session"
 VERSION = 1
-
-#: Experiment keyword arguments a session stores (the runs are stored separately)
-SETTINGS = ("model", "query_size", "init_size", "init_per_minority", "seed", "test_size",
-            "subpool_size", "n_anchors", "n_neighbors", "anchor_strategy", "minority_only",
-            "sampling", "temperature", "class_weight", "model_params", "mode")
 
 LABEL_COLUMNS = ["run", "round", "position", "id", "label", "skipped", "gold", "source", "user",
                  "time"]
@@ -49,14 +53,6 @@ LABEL_COLUMNS = ["run", "round", "position", "id", "label", "skipped", "gold", "
 
 def _now():
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, write):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _json_default(v):
@@ -76,20 +72,27 @@ class _Lock:
         self.path = directory / ".lock"
         self.fd = None
 
-    def acquire(self):
+    def acquire(self, wait_s=0.0):
+        """Take the lock, retrying for up to ``wait_s`` seconds; :class:`SessionLockedError`
+        when another process still holds it."""
         import fcntl
 
+        deadline = time.monotonic() + max(float(wait_s or 0), 0.0)
         session_file(self.path.parent, ".lock")  # a link would truncate its target
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise SessionError(
-                f"session {self.path.parent} is open for writing by another process "
-                f"({holder}); close it there first, or open it read-only"
-            ) from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise SessionLockedError(
+                        f"session {self.path.parent} is open for writing by another process "
+                        f"({holder}); close it there first, or open it read-only",
+                        path=self.path.parent, holder=holder) from None
+                time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         self.fd = fd
@@ -103,101 +106,193 @@ class _Lock:
             self.fd = None
 
 
-class Session:
-    """An :class:`~explorer.session.Experiment` bound to a directory it is saved to.
+@dataclass(frozen=True)
+class Provenance:
+    """Who labelled one round of one run, and when.
 
-    Use :func:`create_session` or :func:`open_session`; then :meth:`commit` (a person's labels
-    for one run's proposed batch) or :meth:`step` (one simulated round of every run). Both save
-    before they return.
+    ``label_source`` is ``"oracle"`` (the data's gold labels were revealed) or ``"human"`` (a
+    person labelled the batch); the labels table stores it in its ``source`` column.
     """
 
-    def __init__(self, path, experiment, data_spec, settings, runs_spec, meta=None,
-                 readonly=False):
-        self.path = Path(path)
+    label_source: str = "oracle"
+    user: str = "oracle"
+    time: str = ""
+
+    @classmethod
+    def of(cls, value) -> Provenance:
+        """From a :class:`Provenance` or a ``{"source"|"label_source", "user", "time"}`` dict."""
+        if isinstance(value, Provenance):
+            return value
+        value = dict(value or {})
+        return cls(str(value.get("label_source", value.get("source", "oracle"))),
+                   str(value.get("user", "oracle")), str(value.get("time", "") or ""))
+
+    def to_row(self) -> dict:
+        """The ``source``, ``user``, ``time`` columns of :data:`LABEL_COLUMNS`."""
+        return {"source": self.label_source, "user": self.user, "time": self.time}
+
+
+_ORACLE = Provenance()
+
+
+class Session:
+    """An :class:`~explorer.experiment.Experiment` with the provenance of its labels, in memory or
+    bound to a directory it is saved to.
+
+    Use :func:`create_session`, :func:`open_session` or :func:`open_or_create` for a directory,
+    :meth:`in_memory` for a session without one (:meth:`save_as` writes it later). Then
+    :meth:`commit` (a person's labels for one run's proposed batch) or :meth:`step` (one
+    simulated round of every run); a bound session saves before they return.
+
+    Attributes
+    ----------
+    path : Path or None
+        The directory; ``None`` while the session lives in memory.
+    experiment : Experiment
+    data_spec : dict
+        The dataset reference (:func:`data_spec_of`).
+    settings : dict
+        The experiment's keyword arguments (:data:`~explorer.settings.SETTINGS`).
+    provenance : dict
+        ``(run key, round) -> Provenance`` for every committed round (oracle when absent).
+    resumed : bool
+        True when :func:`open_session` replayed a saved session.
+    """
+
+    def __init__(self, path, experiment, data_spec=None, settings=None, runs_spec=None,
+                 meta=None, readonly=False):
+        self.path = None if path is None else Path(path)
         self.experiment = experiment
-        self.data_spec = dict(data_spec)
-        self.settings = dict(settings)
-        self.runs_spec = list(runs_spec)
-        self.meta = dict(meta or {})  # (run key, round) -> {source, user, time}
+        self.data_spec = dict(data_spec or {})
+        self.settings = dict(settings or {})
+        self.provenance = {k: Provenance.of(v) for k, v in (meta or {}).items()}
         self.readonly = readonly
+        self.resumed = False
+        self._pending = {}  # run key -> {id (str): label name or None}
         self._lock = None
         self.created = _now()
+        del runs_spec  # derived from the experiment's runs (see runs_spec)
+
+    @classmethod
+    def in_memory(cls, experiment, data_spec=None, settings=None, meta=None) -> Session:
+        """A session of ``experiment`` that lives in memory until :meth:`save_as`."""
+        return cls(None, experiment, data_spec, settings, meta=meta)
+
+    @property
+    def runs_spec(self) -> list:
+        """The runs as ``session.json`` stores them (forks with their parent and round)."""
+        return [_run_spec(r) for r in self.experiment.runs]
+
+    def label_source(self, run_key, rnd) -> str:
+        """``"oracle"`` or ``"human"``: who labelled round ``rnd`` of ``run_key``."""
+        return self.provenance.get((run_key, rnd), _ORACLE).label_source
 
     # -- writing ----------------------------------------------------------------------------
     def _check_writable(self):
         if self.readonly:
             raise SessionError(f"session {self.path} was opened read-only; reopen it to write")
 
+    def _autosave(self):
+        if self.path is not None:
+            self.save()
+
     def commit(self, run_key, labels=None, user="oracle"):
-        """Commit labels for ``run_key``'s proposed batch (``None``: the gold oracle); save."""
+        """Commit labels for ``run_key``'s proposed batch (``None``: the gold oracle); saved
+        when bound. Returns the round's :class:`~explorer.runs.RoundResult`."""
         self._check_writable()
         run = self.experiment.run_by_key(run_key)
         rec = run.commit(labels)
-        self.meta[(run.key, rec["round"])] = {
-            "source": "oracle" if labels is None else "human", "user": user, "time": _now()}
+        self.provenance[(run.key, rec.round)] = Provenance(
+            "oracle" if labels is None else "human", user, _now())
         self.clear_pending(run.key)
-        self.save()
+        self._autosave()
         return rec
 
     def step(self, callback=None, cancel=None):
-        """One simulated round of every run (gold oracle); saved when done."""
+        """One simulated round of every run (gold oracle); saved when done (when bound)."""
         self._check_writable()
         records = self.experiment.step(callback=callback, cancel=cancel)
         now = _now()
         for run in self.experiment.runs:
-            self.meta.setdefault((run.key, run.round), {"source": "oracle", "user": "oracle",
-                                                        "time": now})
-        self.save()
+            self.provenance.setdefault((run.key, run.round), Provenance("oracle", "oracle", now))
+        self._autosave()
         return records
 
     def fork(self, run_key, at_round, **overrides):
-        """Branch a new run off ``run_key`` after ``at_round`` with other settings; saved."""
+        """Branch a new run off ``run_key`` after ``at_round`` with other settings (the fork
+        inherits the provenance of those rounds); saved when bound."""
         self._check_writable()
         run = self.experiment.fork(run_key, at_round, **overrides)
-        self.runs_spec.append(_run_spec(run))
-        for (key, rnd), m in list(self.meta.items()):
+        for (key, rnd), m in list(self.provenance.items()):
             if key == run_key and rnd <= at_round:
-                self.meta[(run.key, rnd)] = m
-        self.save()
+                self.provenance[(run.key, rnd)] = m
+        self._autosave()
         return run
 
     def save_pending(self, run_key, labels: dict):
         """Keep the labels given so far to ``run_key``'s open batch (id -> label name)."""
         self._check_writable()
-        pending = self.pending()
-        pending[run_key] = {str(int(k)): v for k, v in labels.items()}
-        _write_atomic(self.path / "pending.json",
-                      lambda p: p.write_text(json.dumps(pending, indent=1)))
+        self._pending[run_key] = {str(int(k)): v for k, v in labels.items()}
+        self._write_pending()
 
     def clear_pending(self, run_key):
-        pending = self.pending()
-        if pending.pop(run_key, None) is not None:
-            _write_atomic(self.path / "pending.json",
-                          lambda p: p.write_text(json.dumps(pending, indent=1)))
+        if self._pending.pop(run_key, None) is not None:
+            self._write_pending()
+
+    def _write_pending(self):
+        if self.path is not None:
+            pending = dict(self._pending)
+            write_atomic(self.path / "pending.json",
+                         lambda p: p.write_text(json.dumps(pending, indent=1)))
 
     def pending(self) -> dict:
-        """{run key: {id: label}} given to open batches; SessionError when the file is damaged."""
-        doc = read_json(self.path, "pending.json", missing={})
-        if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
-            raise SessionError(f"{self.path / 'pending.json'} is not a pending-labels file; "
-                               "delete it to drop the labels given to the open batch")
-        return doc
+        """Labels given to open batches: ``{run key: {id (str): label name or None}}``."""
+        return {k: dict(v) for k, v in self._pending.items()}
 
     def save(self):
         """Write every file atomically (labels last but one: they are the source of truth)."""
         self._check_writable()
+        if self.path is None:
+            raise SessionError("this session lives in memory; give it a directory with "
+                               "save_as(path) first")
         self.path.mkdir(parents=True, exist_ok=True)
         check_files(self.path)
         doc = {"format": FORMAT, "version": VERSION, "created": self.created, "saved": _now(),
                "dataset": self.data_spec, "settings": self.settings, "runs": self.runs_spec}
-        _write_atomic(self.path / "session.json",
-                      lambda p: p.write_text(json.dumps(doc, indent=2, default=_json_default)))
+        write_atomic(self.path / "session.json",
+                     lambda p: p.write_text(json.dumps(doc, indent=2, default=_json_default)))
         labels = self.labels_frame()
-        _write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
-        exp = self.experiment
-        rounds, queries = exp.rounds_frame(), exp.queries_frame()
-        _write_atomic(self.path / "rounds.parquet", lambda p: rounds.to_parquet(p, index=False))
-        _write_atomic(self.path / "queries.parquet", lambda p: queries.to_parquet(p, index=False))
+        write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
+        self.experiment.save(self.path)
+        self._write_pending()
+
+    def save_as(self, path, wait_s=0.0) -> Session:
+        """Write this session to the new directory ``path`` (which must not hold a session),
+        take its writer lock and stay bound to it: later rounds are saved there."""
+        if self.path is not None and self._lock is not None:
+            raise SessionError(f"this session is already saved in {self.path}; use "
+                               "snapshot(path) for a copy")
+        path = Path(path)
+        _check_new_session(path, self.settings)
+        path.mkdir(parents=True, exist_ok=True)
+        lock = _Lock(path)
+        lock.acquire(wait_s)
+        try:
+            self.experiment.start()
+            self.path, self.readonly, self._lock = path, False, lock
+            self.save()
+        except BaseException:
+            lock.release()
+            self._lock, self.path = None, None
+            raise
+        return self
+
+    def snapshot(self, path) -> Path:
+        """Write a copy of this session to the new directory ``path`` and stay as it is."""
+        copy = Session.in_memory(self.experiment, self.data_spec, self.settings, self.provenance)
+        copy._pending = self.pending()
+        copy.save_as(path).close()
+        return Path(path)
 
     def close(self):
         if self._lock is not None:
@@ -220,13 +315,12 @@ class Session:
         for run in exp.runs:
             start = getattr(run, "fork_round", 0) or 0
             for rec in run.records[1:]:
-                if rec["round"] <= start and getattr(run, "parent", None):
+                if rec.round <= start and getattr(run, "parent", None):
                     continue  # a fork's inherited rounds are stored under its parent
-                m = self.meta.get((run.key, rec["round"]), {"source": "oracle", "user": "oracle",
-                                                            "time": ""})
-                for pos, (i, lab) in enumerate(zip(rec["queried_ids"], rec["queried_labels"])):
+                m = self.provenance.get((run.key, rec.round), _ORACLE).to_row()
+                for pos, (i, lab) in enumerate(zip(rec.queried_ids, rec.queried_labels)):
                     rows.append({
-                        "run": run.key, "round": int(rec["round"]), "position": pos, "id": int(i),
+                        "run": run.key, "round": int(rec.round), "position": pos, "id": int(i),
                         "label": classes[lab] if lab >= 0 else "", "skipped": bool(lab < 0),
                         "gold": classes[y[i]] if y[i] >= 0 else "", **m})
         if not rows:
@@ -250,10 +344,31 @@ def _run_spec(run):
 
 
 def data_spec_of(prepared, source, text_col="text", label_col="label", embeddings=None,
-                 index="auto"):
+                 index="auto") -> dict:
+    """The dataset reference a session stores, enough to prepare the same pool again.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The pool the session runs on (its name, minority classes, size and content hash).
+    source : str or Path
+        What the user gave: a built-in name (:data:`explorer.corpora.BUILTIN`) and a
+        ``synthetic:N`` source are stored as given, a file as its absolute path.
+    text_col, label_col, embeddings, index
+        The other :func:`~explorer.prepare.prepare` options the pool was made with.
+
+    Returns
+    -------
+    dict
+        ``source, name, text_col, label_col, minority, content_hash, embeddings, index, n,
+        drop_invalid``; :func:`open_session` prepares the pool from it and
+        :func:`check_dataset` compares ``content_hash``.
+    """
+    from .corpora import is_builtin
+
     ds = prepared.dataset
     src = str(source)
-    if src not in ("sample", "brown"):
+    if not (is_builtin(src) or src.startswith("synthetic:")):
         src = str(Path(src).expanduser().resolve())
     return {"source": src, "name": ds.name, "text_col": text_col, "label_col": label_col,
             "minority": list(ds.minority_names), "content_hash": ds.content_hash,
@@ -275,14 +390,59 @@ def _check_new_session(path: Path, settings):
 def create_session(path, prepared, data_spec, runs=(("anchoral", "entropy"),), **settings):
     """Start a new session in ``path`` (must not hold one) and save round 0.
 
-    ``settings`` are :class:`~explorer.session.Experiment` keyword arguments (see
+    ``settings`` are :class:`~explorer.experiment.Experiment` keyword arguments (see
     :data:`SETTINGS`).
     """
-    from .session import Experiment
+    from .experiment import Experiment
 
     _check_new_session(Path(path), settings)
     return save_experiment(path, Experiment(prepared, list(runs), **settings), data_spec,
                            settings)
+
+
+def check_dataset(doc, prepared, path=None):
+    """Raise :class:`SessionError` unless ``prepared`` is the pool the session was made on.
+
+    ``doc`` is a session's ``session.json`` (:func:`read_manifest`) or its ``dataset`` entry.
+    The one message names the session's dataset and the command that opens it.
+    """
+    spec = doc.get("dataset", doc) if isinstance(doc, dict) else {}
+    if prepared.dataset.content_hash == spec.get("content_hash"):
+        return
+    where = f"session {path}" if path is not None else "the session"
+    src = spec.get("source")
+    raise SessionError(
+        f"{where} was made on dataset {src!r} ({spec.get('name')}), and the data given is not "
+        "that dataset (its content hash differs: another dataset, or the file changed since the "
+        "session was saved); serve that dataset to open it (anchoral serve "
+        f"{src} --session {path if path is not None else 'DIR'}), or restore the original file")
+
+
+def open_or_create(path, prepared, spec, runs=(("anchoral", "entropy"),), wait_s=0.0,
+                   progress=None, **settings) -> Session:
+    """The session in ``path``: resumed (replayed) when it holds one, else created.
+
+    Parameters
+    ----------
+    path : directory
+    prepared : Prepared
+        The pool; a resumed session must have been made on it (:func:`check_dataset`).
+    spec : dict
+        The dataset reference of a new session (:func:`data_spec_of`).
+    runs : sequence of (filter, strategy)
+        The runs of a new session (ignored when resuming: the session keeps its own).
+    wait_s : float
+        How long to wait for another process's writer lock before :class:`SessionLockedError`.
+    **settings
+        :class:`~explorer.experiment.Experiment` keyword arguments of a new session.
+
+    The returned session's ``resumed`` tells which happened.
+    """
+    path = Path(path)
+    if (path / "session.json").exists():
+        check_dataset(read_manifest(path), prepared, path)
+        return open_session(path, prepared=prepared, progress=progress, wait_s=wait_s)
+    return create_session(path, prepared, spec, runs, **settings)
 
 
 def read_manifest(path) -> dict:
@@ -307,15 +467,16 @@ def read_manifest(path) -> dict:
 
 
 def read_labels(path) -> pd.DataFrame:
-    """Every committed label of the session in ``path`` (SessionError when missing or damaged)."""
+    """``labels.parquet`` of the session in ``path``; :class:`SessionError` when it is missing
+    (a session is created with its empty table) or damaged."""
     df = read_table(path, "labels.parquet", LABEL_COLUMNS)
-    if df is None:  # a session is created with its (empty) labels table
+    if df is None:
         raise SessionError(f"{Path(path) / 'labels.parquet'} is missing, so the session's "
                            "labels are lost; restore it from a backup, or start a new session")
     return df
 
 
-def open_session(path, prepared=None, readonly=False, progress=None):
+def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0):
     """Reopen a saved session and replay it to where it stopped.
 
     Parameters
@@ -326,9 +487,12 @@ def open_session(path, prepared=None, readonly=False, progress=None):
     readonly : bool
         Do not take the writer lock (for exports and viewers).
     progress : callable(done, total), optional
+    wait_s : float
+        How long to wait for another process's writer lock (retrying) before raising
+        :class:`~explorer.exceptions.SessionLockedError`.
     """
     from .prepare import prepare
-    from .session import Experiment
+    from .experiment import Experiment
 
     path = Path(path)
     doc = read_manifest(path)
@@ -336,7 +500,7 @@ def open_session(path, prepared=None, readonly=False, progress=None):
     labels = read_labels(path)
     for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
         read_table(path, name)
-    read_json(path, "pending.json", missing={})
+    pending = _read_pending(path)
     spec = doc["dataset"]
     if prepared is None:
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
@@ -345,14 +509,11 @@ def open_session(path, prepared=None, readonly=False, progress=None):
                            drop_invalid=bool(spec.get("drop_invalid", False)),
                            embeddings=spec.get("embeddings"), index=spec.get("index", "auto"),
                            progress=False)
-    if prepared.dataset.content_hash != spec.get("content_hash"):
-        raise SessionError(
-            f"the dataset {spec.get('source')!r} changed since the session was saved (content "
-            "hash differs); restore the original file to resume this session")
+    check_dataset(spec, prepared, path)
     lock = None
     if not readonly:
         lock = _Lock(path)
-        lock.acquire()
+        lock.acquire(wait_s)
     try:
         roots = [(r["filter"], r["strategy"]) for r in doc["runs"] if not r.get("parent")]
         exp = Experiment(prepared, roots, **doc["settings"])
@@ -383,13 +544,14 @@ def open_session(path, prepared=None, readonly=False, progress=None):
                 done += 1
                 if progress is not None:
                     progress(done, total)
-        sess = Session(path, exp, spec, doc["settings"], doc["runs"], meta, readonly=readonly)
-        sess.created = doc.get("created", sess.created)
+        sess = Session(path, exp, spec, doc["settings"], meta=meta, readonly=readonly)
+        sess.created, sess.resumed = doc.get("created", sess.created), True
         for run in exp.runs:  # a fork inherits its parent's provenance
             parent = getattr(run, "parent", None)
             for rnd in range(1, (getattr(run, "fork_round", 0) or 0) + 1):
                 if parent and (parent, rnd) in meta:
-                    sess.meta[(run.key, rnd)] = meta[(parent, rnd)]
+                    sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
+        sess._pending = pending
         sess._lock = lock
     except BaseException:
         if lock is not None:
@@ -403,21 +565,17 @@ def save_experiment(path, experiment, data_spec, settings, meta=None):
 
     Like :func:`create_session`, but the rounds the experiment has run are kept as they are (no
     replay). ``settings`` are the experiment's keyword arguments (see :data:`SETTINGS`);
-    ``meta`` maps ``(run key, round)`` to ``{source, user, time}`` (default: the gold oracle).
+    ``meta`` maps ``(run key, round)`` to a :class:`Provenance` or a ``{source, user, time}``
+    dict (default: the gold oracle). Same as ``Session.in_memory(...).save_as(path)``.
     Returns the writable :class:`Session`, holding the writer lock.
     """
-    path = Path(path)
-    _check_new_session(path, settings)
-    path.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(path)
-    lock.acquire()
-    try:
-        experiment.start()
-        sess = Session(path, experiment, data_spec, settings,
-                       [_run_spec(r) for r in experiment.runs], meta)
-        sess._lock = lock
-        sess.save()
-    except BaseException:
-        lock.release()
-        raise
-    return sess
+    return Session.in_memory(experiment, data_spec, settings, meta).save_as(path)
+
+
+def _read_pending(path) -> dict:
+    """``pending.json`` ({run key: {id: label}}); :class:`SessionError` when it is damaged."""
+    doc = read_json(path, "pending.json", missing={})
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise SessionError(f"{Path(path) / 'pending.json'} is not a pending-labels file; "
+                           "delete it to drop the labels given to the open batch")
+    return doc

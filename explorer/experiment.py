@@ -1,4 +1,4 @@
-"""Active-learning runs: rounds, oracle, provenance, timings and metrics. No UI.
+"""Active-learning experiments: several runs over one pool, round by round, with oracle, timings and metrics. No UI.
 
 An :class:`Experiment` holds several :class:`Run` s (filter x strategy) over one prepared dataset.
 All runs share the held-out test split, the initial labelled set and the seed, so they are
@@ -20,41 +20,19 @@ import time
 import numpy as np
 import pandas as pd
 
+from ._validation import check_int
 from .exceptions import DataError, ParameterError
-from .filters import ANCHOR_STRATEGIES, SAMPLING, PoolContext, make_filter
+from .filters import PoolContext, make_filter
 from .metrics import curve_auc, evaluate, minority_share
-from .models import MODELS, make_model
+from .models import make_model
+from .runs import QUERY_COLUMNS, ROUND_COLUMNS, RoundResult, RunKey
+from .settings import PAPER_SUBPOOL_SIZE, check_settings, default_subpool_size
+from .splits import holdout_split, initial_set, round_rng
 from .strategies import STRATEGIES
 
-#: the paper's subpool size M
-PAPER_SUBPOOL_SIZE = 10_000
-
-ROUND_COLUMNS = [
-    "filter", "strategy", "model", "seed", "round", "n_labelled", "n_minority", "minority_share",
-    "n_queried", "subpool_size", "subpool_minority_share", "n_anchors", "t_retrieval",
-    "t_scoring", "t_selection", "t_train", "t_eval", "minority_f1", "majority_f1", "macro_f1",
-]
-QUERY_COLUMNS = ["filter", "strategy", "seed", "round", "id", "label", "score", "anchor_id",
-                 "similarity"]
-
-
-def default_subpool_size(n_pool):
-    """The paper's M = 10,000, capped for small pools at a third of the training pool (at least
-    250): with M >= the pool AnchorAL would be full-pool AL, and a cap far below what the anchors
-    retrieve (classes x n_anchors x n_neighbors, 1,000 for a binary task at the defaults) would
-    keep only the densest (majority) neighbourhoods. Sample (3,422 train rows) -> 1,140;
-    Brown (~46k) and larger pools -> 10,000."""
-    return int(min(PAPER_SUBPOOL_SIZE, max(250, int(n_pool) // 3)))
-
-
-def _round_rng(seed, rnd):
-    return np.random.RandomState(np.random.SeedSequence([int(seed), int(rnd)]).generate_state(1)[0])
-
-
-def _int_param(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name}={value!r} must be an integer >= {minimum}")
-    return int(value)
+__all__ = ["Experiment", "Run", "check_settings", "simulate", "save_tables", "default_subpool_size",
+           "PAPER_SUBPOOL_SIZE", "ROUND_COLUMNS", "QUERY_COLUMNS", "STRATEGIES", "RoundResult",
+           "RunKey"]
 
 
 def _safe(name):
@@ -71,9 +49,10 @@ class Run:
     model : Classifier
     labelled : int64 array          labelled ids, in the order they were labelled
     labels : int64 array            their classes
-    records : list of dict          one per completed round (round 0 = initial set)
+    records : list of RoundResult   one per completed round (round 0 = initial set)
     selections : list               the :class:`~explorer.filters.Selection` of each round
                                     (``None`` for round 0)
+    proposal : Selection or None    the batch :meth:`propose` selected, until :meth:`commit`
     """
 
     def __init__(self, experiment, filter_name, strategy_name, pool_filter, model):
@@ -87,7 +66,7 @@ class Run:
         self.skipped = np.empty(0, np.int64)
         self.records = []
         self.selections = []
-        self.pending = None
+        self.proposal = None
         self.parent = None      # key of the run this one was forked from
         self.fork_round = 0     # last round inherited from the parent
         self.params = {}        # filter parameters that differ from the experiment's
@@ -106,6 +85,22 @@ class Run:
         """Ids that may still be queried: training pool minus labelled and skipped."""
         done = np.union1d(self.labelled, self.skipped)
         return np.setdiff1d(self.experiment.train_ids, done, assume_unique=True)
+
+    def branch_from(self, parent, at_round, key, params=None):
+        """Become a fork of ``parent`` after its round ``at_round`` under the key ``key``: take
+        its labelled set, skipped rows, rounds and selections up to there, and refit."""
+        self.parent, self.fork_round, self.params = parent.key, at_round, dict(params or {})
+        self.branch = key
+        n = parent.records[at_round].n_labelled
+        self.labelled, self.labels = parent.labelled[:n].copy(), parent.labels[:n].copy()
+        skipped = [np.asarray(rec.queried_ids, np.int64)[np.asarray(rec.queried_labels) < 0]
+                   for rec in parent.records[1:at_round + 1]]
+        self.skipped = np.concatenate(skipped) if skipped else np.empty(0, np.int64)
+        self.records = [rec.relabel(key, self.filter_name, self.strategy_name)
+                        for rec in parent.records[:at_round + 1]]
+        self.selections = list(parent.selections[:at_round + 1])
+        self._fit()
+        return self
 
     # -- rounds -----------------------------------------------------------------------------
     def start(self):
@@ -137,7 +132,7 @@ class Run:
         :class:`~explorer.filters.Selection` until :meth:`commit`)."""
         if not self.records:
             self.start()
-        if self.pending is None:
+        if self.proposal is None:
             exp = self.experiment
             ctx = self.context()
             if len(ctx.unlabelled) == 0:
@@ -145,12 +140,12 @@ class Run:
                     f"run {self.key}: the unlabelled pool is exhausted after round {self.round}; "
                     "use fewer rounds or a smaller query_size"
                 )
-            self.pending = self.pool_filter.select(ctx, exp.query_size,
-                                                   _round_rng(exp.seed, ctx.round))
-        return self.pending
+            self.proposal = self.pool_filter.select(ctx, exp.query_size,
+                                                    round_rng(exp.seed, ctx.round))
+        return self.proposal
 
-    def commit(self, labels=None):
-        """Reveal the proposed batch's labels, retrain and evaluate; returns the round's record.
+    def commit(self, labels=None) -> RoundResult:
+        """Reveal the proposed batch's labels, retrain and evaluate; returns the round's result.
 
         Parameters
         ----------
@@ -176,7 +171,7 @@ class Run:
         rec = self._record(self.round + 1, sel, t_train, y)
         self.selections.append(sel)
         self.records.append(rec)
-        self.pending = None
+        self.proposal = None
         return rec
 
     def preview(self, strategy=None, **params):
@@ -206,7 +201,7 @@ class Run:
 
             flt.base = make_strategy(strategy)
         ctx = self.context()
-        sel = flt.select(ctx, exp.query_size, _round_rng(exp.seed, ctx.round))
+        sel = flt.select(ctx, exp.query_size, round_rng(exp.seed, ctx.round))
         if exp.mode == "annotate":
             pred = (self.model.predict_proba(sel.subpool).argmax(axis=1)
                     if len(sel.subpool) else np.empty(0, np.int64))
@@ -226,7 +221,7 @@ class Run:
         self.model.fit(self.labelled, self.labels)
         return time.perf_counter() - t0
 
-    def _record(self, rnd, sel, t_train, y_queried=None):
+    def _record(self, rnd, sel, t_train, y_queried=None) -> RoundResult:
         exp = self.experiment
         t0 = time.perf_counter()
         encoded = getattr(self.model, "n_encoded_", None)
@@ -240,40 +235,34 @@ class Run:
                  "per_class_f1": [np.nan] * exp.n_classes}
         t_eval = time.perf_counter() - t0
         n_min = int(np.isin(self.labels, exp.minority).sum())
-        rec = {
-            "run": self.key,
-            "filter": self.filter_name, "strategy": self.strategy_name, "model": exp.model_name,
-            "seed": exp.seed, "round": rnd, "n_labelled": len(self.labelled),
-            "n_minority": n_min, "minority_share": n_min / max(len(self.labelled), 1),
-            "n_queried": 0 if sel is None else len(sel.ids),
-            "subpool_size": 0 if sel is None else len(sel.subpool),
-            "subpool_minority_share": np.nan, "n_anchors": 0 if sel is None else len(sel.anchors),
-            "t_retrieval": np.nan, "t_scoring": np.nan, "t_selection": np.nan,
-            "t_train": t_train, "t_eval": t_eval,
-            "minority_f1": m["minority_f1"], "majority_f1": m["majority_f1"],
-            "macro_f1": m["macro_f1"],
-        }
-        for name, f1 in zip(exp.dataset.classes, m["per_class_f1"]):
-            rec[f"f1_{_safe(name)}"] = f1
+        fields = {}
         if sel is not None:
             gold = exp.dataset.y[sel.subpool]
-            gold = gold[gold >= 0]
-            rec.update(subpool_minority_share=minority_share(gold, exp.minority),
-                       t_retrieval=sel.t_retrieval, t_scoring=sel.t_scoring,
-                       t_selection=sel.t_selection)
-        rec["anchor_ids"] = [] if sel is None else sel.anchors.tolist()
-        rec["subpool_ids"] = [] if sel is None else sel.subpool.tolist()
-        rec["queried_ids"] = [] if sel is None else sel.ids.tolist()
-        rec["queried_labels"] = [] if y_queried is None else np.asarray(y_queried).tolist()
-        return rec
+            fields = dict(
+                n_queried=len(sel.ids), subpool_size=len(sel.subpool), n_anchors=len(sel.anchors),
+                subpool_minority_share=minority_share(gold[gold >= 0], exp.minority),
+                t_retrieval=sel.t_retrieval, t_scoring=sel.t_scoring, t_selection=sel.t_selection,
+                anchor_ids=tuple(sel.anchors.tolist()), subpool_ids=tuple(sel.subpool.tolist()),
+                queried_ids=tuple(sel.ids.tolist()))
+        if y_queried is not None:
+            fields["queried_labels"] = tuple(np.asarray(y_queried).tolist())
+        return RoundResult(
+            run=self.key, filter=self.filter_name, strategy=self.strategy_name,
+            model=exp.model_name, seed=exp.seed, round=rnd, n_labelled=len(self.labelled),
+            n_minority=n_min, minority_share=n_min / max(len(self.labelled), 1),
+            t_train=t_train, t_eval=t_eval, minority_f1=m["minority_f1"],
+            majority_f1=m["majority_f1"], macro_f1=m["macro_f1"],
+            class_f1=tuple((f"f1_{_safe(name)}", f1)
+                           for name, f1 in zip(exp.dataset.classes, m["per_class_f1"])),
+            **fields)
 
     # -- summaries --------------------------------------------------------------------------
     def auc(self) -> float:
         """Normalised area under the minority-F1 curve over rounds (round 0 included)."""
-        return curve_auc([r["minority_f1"] for r in self.records])
+        return curve_auc([r.minority_f1 for r in self.records])
 
     def rounds_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records)
+        return pd.DataFrame([r.to_row() for r in self.records])
 
     def queries_frame(self) -> pd.DataFrame:
         rows = []
@@ -282,8 +271,8 @@ class Run:
                 continue
             rows.append(pd.DataFrame({
                 "filter": self.filter_name, "strategy": self.strategy_name,
-                "seed": self.experiment.seed, "round": rec["round"], "id": sel.ids,
-                "label": np.asarray(rec["queried_labels"], np.int64), "score": sel.scores,
+                "seed": self.experiment.seed, "round": rec.round, "id": sel.ids,
+                "label": np.asarray(rec.queried_labels, np.int64), "score": sel.scores,
                 "anchor_id": sel.anchor_id, "similarity": sel.similarity,
             }))
         if not rows:
@@ -336,31 +325,20 @@ class Experiment:
                  anchor_strategy="kmeans++", minority_only=False, sampling="topk",
                  temperature=1.0, class_weight=None, model_params=None, initial_ids=None,
                  n_rounds=None, mode="simulate"):
+        ok = check_settings(runs, model=model, query_size=query_size, init_size=init_size,
+                            init_per_minority=init_per_minority, seed=seed,
+                            subpool_size=subpool_size, n_anchors=n_anchors,
+                            n_neighbors=n_neighbors, anchor_strategy=anchor_strategy,
+                            sampling=sampling, temperature=temperature, n_rounds=n_rounds,
+                            mode=mode)
         self.prepared = prepared
         self.dataset = prepared.dataset
-        if mode not in ("simulate", "annotate"):
-            raise ParameterError(f"mode={mode!r} is unknown; choose simulate or annotate")
-        self.mode = mode
+        self.mode, self.model_name, self.seed = ok["mode"], ok["model"], ok["seed"]
+        self.query_size, self.init_size = ok["query_size"], ok["init_size"]
+        self.init_per_minority = ok["init_per_minority"]
+        self.n_neighbors, self.n_anchors = ok["n_neighbors"], ok["n_anchors"]
         self.n_classes = len(self.dataset.classes)
         self.minority = tuple(int(c) for c in self.dataset.minority)
-        self.model_name = str(model).strip().lower()
-        self.query_size = _int_param("query_size", query_size)
-        self.init_size = _int_param("init_size", init_size)
-        self.init_per_minority = _int_param("init_per_minority", init_per_minority, 0)
-        self.seed = _int_param("seed", seed, 0)
-        self.n_neighbors = _int_param("n_neighbors", n_neighbors)
-        self.n_anchors = _int_param("n_anchors", n_anchors)
-        if self.model_name not in MODELS + ("logistic", "fine-tune", "ft"):
-            raise ParameterError(f"model={model!r} is unknown; choose one of {', '.join(MODELS)}")
-        if anchor_strategy not in ANCHOR_STRATEGIES:
-            raise ParameterError(f"anchor_strategy={anchor_strategy!r} is unknown; choose one of "
-                                 f"{', '.join(ANCHOR_STRATEGIES)}")
-        if sampling not in SAMPLING:
-            raise ParameterError(f"sampling={sampling!r} is unknown; choose one of "
-                                 f"{', '.join(SAMPLING)}")
-        if not runs:
-            raise ParameterError("runs is empty; give at least one (filter, strategy) pair, "
-                                 "e.g. [('anchoral', 'entropy')]")
         if mode == "annotate":
             self.train_ids = np.arange(self.dataset.n, dtype=np.int64)
             self.test_ids = np.empty(0, np.int64)
@@ -375,15 +353,16 @@ class Experiment:
                 initial_ids = seeds
             self.init_size = len(initial_ids)
         else:
-            self.train_ids, self.test_ids = self._split(test_size)
+            self.train_ids, self.test_ids = holdout_split(self.dataset, test_size, self.seed)
         n_pool = len(self.train_ids)
         if self.n_neighbors > n_pool:
             raise ParameterError(
                 f"n_neighbors={n_neighbors} is larger than the training pool ({n_pool:,} rows); "
                 f"use n_neighbors <= {n_pool}")
         self.subpool_size = (default_subpool_size(n_pool) if subpool_size is None
-                             else _int_param("subpool_size", subpool_size))
-        self.initial_ids = self._initial(initial_ids)
+                             else ok["subpool_size"])
+        self.initial_ids = initial_set(self.dataset, self.train_ids, self.minority, self.init_size,
+                                       self.init_per_minority, self.seed, initial_ids)
         if n_rounds is not None:
             self.check_rounds(n_rounds)
         gold = self.dataset.y[self.train_ids]
@@ -396,13 +375,8 @@ class Experiment:
         if class_weight is not None and self.model_name != "mlp":
             self.model_params["class_weight"] = class_weight
         self.runs = []
-        seen = set()
-        for f, s in runs:
-            f, s = str(f).strip().lower(), str(s).strip().lower()
+        for f, s in ok["runs"]:
             flt = make_filter(f, s, **self.filter_params)
-            if (flt.name, flt.base.name) in seen:
-                raise ParameterError(f"run ({f}, {s}) is listed twice; list each pair once")
-            seen.add((flt.name, flt.base.name))
             mdl = make_model(self.model_name, prepared, random_state=self.seed,
                              **self.model_params)
             self.runs.append(Run(self, flt.name, flt.base.name, flt, mdl))
@@ -416,7 +390,7 @@ class Experiment:
         parameters ``params`` (e.g. ``n_anchors=50``); both stay in :attr:`runs`, comparable.
         """
         parent = self.run_by_key(run_key)
-        at_round = _int_param("at_round", at_round, 0)
+        at_round = check_int("at_round", at_round, 0)
         if at_round > parent.round:
             raise ParameterError(f"at_round={at_round} is after run {run_key}'s last round "
                                  f"({parent.round}); fork from a completed round")
@@ -430,96 +404,19 @@ class Experiment:
         mdl = make_model(self.model_name, self.prepared, random_state=self.seed,
                          **self.model_params)
         run = Run(self, flt.name, flt.base.name, flt, mdl)
-        run.parent, run.fork_round, run.params = parent.key, at_round, dict(params)
-        extra = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-        base = f"{flt.name}/{flt.base.name}" + (f"[{extra}]" if extra else "")
-        key, i = f"{base}@{parent.key}:{at_round}", 2
-        while any(r.key == key for r in self.runs):
-            key, i = f"{base}@{parent.key}:{at_round}#{i}", i + 1
-        run.branch = key
-        n = parent.records[at_round]["n_labelled"]
-        run.labelled, run.labels = parent.labelled[:n].copy(), parent.labels[:n].copy()
-        skipped = [np.asarray(rec["queried_ids"], np.int64)[np.asarray(rec["queried_labels"]) < 0]
-                   for rec in parent.records[1:at_round + 1]]
-        run.skipped = np.concatenate(skipped) if skipped else np.empty(0, np.int64)
-        run.records = [{**rec, "run": key, "filter": run.filter_name,
-                        "strategy": run.strategy_name} for rec in parent.records[:at_round + 1]]
-        run.selections = list(parent.selections[:at_round + 1])
-        run._fit()
+        key = RunKey.of(flt.name, flt.base.name, params, parent=parent.key, at_round=at_round)
+        taken = {r.key for r in self.runs}
+        while str(key) in taken:
+            key = key.with_copy(key.copy + 1)
+        run.branch_from(parent, at_round, str(key), params)
         with self._lock:
             self.runs.append(run)
         return run
 
     # -- setup ------------------------------------------------------------------------------
-    def _split(self, test_size):
-        ds = self.dataset
-        y = np.asarray(ds.y, np.int64)
-        if ds.split is not None:
-            split = np.asarray(ds.split).astype(str)
-            test = np.flatnonzero((split == "test") & (y >= 0)).astype(np.int64)
-            train = np.flatnonzero(split != "test").astype(np.int64)
-            return train, test
-        if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)) or \
-                test_size <= 0 or (isinstance(test_size, float) and test_size >= 1):
-            raise ParameterError(f"test_size={test_size!r} must be a fraction in (0, 1) or a "
-                                 "row count >= 1")
-        from sklearn.model_selection import train_test_split
-
-        labelled = np.flatnonzero(y >= 0)
-        counts = np.bincount(y[labelled], minlength=self.n_classes)
-        stratify = y[labelled] if counts[counts > 0].min() >= 2 else None
-        try:
-            _, test = train_test_split(labelled, test_size=test_size, random_state=self.seed,
-                                       stratify=stratify)
-        except ValueError as err:
-            raise ParameterError(f"test_size={test_size!r} cannot split {len(labelled):,} "
-                                 f"labelled rows: {err}") from None
-        test = np.sort(test).astype(np.int64)
-        train = np.setdiff1d(np.arange(ds.n, dtype=np.int64), test, assume_unique=True)
-        return train, test
-
-    def _initial(self, initial_ids):
-        y = np.asarray(self.dataset.y, np.int64)
-        if initial_ids is not None:
-            ids = np.unique(np.asarray(initial_ids, np.int64))
-            bad = np.setdiff1d(ids, self.train_ids)
-            if bad.size or np.any(y[ids] < 0):
-                raise ParameterError(
-                    f"initial_ids must be labelled rows of the training pool; {bad[:5].tolist()} "
-                    "are not")
-            return ids
-        rng = _round_rng(self.seed, 0)
-        train = self.train_ids[y[self.train_ids] >= 0]
-        picked = []
-        if self.init_per_minority:
-            need = self.init_per_minority * len(self.minority)
-            if self.init_size < need:
-                raise ParameterError(
-                    f"init_size={self.init_size} must be >= init_per_minority x minority classes "
-                    f"= {self.init_per_minority} x {len(self.minority)} = {need}")
-            for c in self.minority:
-                members = train[y[train] == c]
-                if len(members) < self.init_per_minority:
-                    raise DataError(
-                        f"init_per_minority={self.init_per_minority} but minority class "
-                        f"{self.dataset.classes[c]!r} has only {len(members)} rows in the training "
-                        "pool; lower init_per_minority")
-                picked.append(rng.choice(members, self.init_per_minority, replace=False))
-            rest = train[~np.isin(y[train], self.minority)]
-        else:
-            rest = train
-        n_rest = self.init_size - sum(len(p) for p in picked)
-        if n_rest > len(rest):
-            raise ParameterError(
-                f"init_size={self.init_size} is larger than the training pool allows "
-                f"({len(rest) + sum(len(p) for p in picked):,} rows); lower init_size")
-        if n_rest:
-            picked.append(rng.choice(rest, n_rest, replace=False))
-        return np.sort(np.concatenate(picked)).astype(np.int64)
-
     def check_rounds(self, n_rounds):
         """Raise :class:`ParameterError` if ``n_rounds`` more rounds would exhaust the pool."""
-        n_rounds = _int_param("rounds", n_rounds)
+        n_rounds = check_int("rounds", n_rounds)
         done = max((r.round for r in self.runs), default=0) if hasattr(self, "runs") else 0
         need = self.init_size + (max(done, 0) + n_rounds) * self.query_size
         have = len(self.train_ids)
@@ -636,17 +533,22 @@ class Experiment:
         return pd.DataFrame(rows)
 
     def save(self, out_dir):
-        """Write ``rounds.parquet`` and ``queries.parquet`` under ``out_dir``; returns the paths."""
-        from pathlib import Path
+        """Write ``rounds.parquet`` and ``queries.parquet`` under ``out_dir``; returns the paths.
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = out / "rounds.parquet", out / "queries.parquet"
-        for path, df in zip(paths, (self.rounds_frame(), self.queries_frame())):
-            tmp = path.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False)
-            tmp.replace(path)
-        return paths
+        The one writer of these two tables (``anchoral simulate`` and saved sessions use it).
+        """
+        return save_tables(out_dir, self.rounds_frame(), self.queries_frame())
+
+
+def save_tables(out_dir, rounds, queries):
+    """Write a rounds and a queries table as ``rounds.parquet`` / ``queries.parquet`` (atomic)."""
+    from pathlib import Path
+
+    from ._io import write_atomic
+
+    out = Path(out_dir)
+    return tuple(write_atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+                 for name, df in (("rounds", rounds), ("queries", queries)))
 
 
 def simulate(prepared, n_rounds, runs=(("anchoral", "entropy"), ("full", "entropy")),
@@ -655,7 +557,3 @@ def simulate(prepared, n_rounds, runs=(("anchoral", "entropy"), ("full", "entrop
     exp = Experiment(prepared, runs, n_rounds=n_rounds, **params)
     exp.run(n_rounds, callback=callback, cancel=cancel)
     return exp
-
-
-__all__ = ["Experiment", "Run", "simulate", "default_subpool_size", "ROUND_COLUMNS",
-           "QUERY_COLUMNS", "STRATEGIES"]

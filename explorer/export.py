@@ -1,0 +1,114 @@
+"""Export a labelling session's labels, rounds, queries or comparison plots to files (CSV, Parquet, JSONL, PNG, HTML).
+
+The library function behind ``anchoral export`` and the app's export buttons. It reads a saved
+session directory, or a :class:`~explorer.store.Session` object (saved or still in memory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._io import write_atomic
+from ._validation import check_choice
+
+#: what :func:`export` writes
+WHAT = ("labels", "rounds", "queries", "plots")
+TABLE_FORMATS = ("csv", "parquet", "jsonl")
+PLOT_FORMATS = ("png", "html")
+
+
+def export(session, what, out, fmt=None) -> Path:
+    """Write ``what`` of ``session`` to the file ``out``; returns its path.
+
+    Parameters
+    ----------
+    session : path or Session
+        A session directory, or a :class:`~explorer.store.Session` (in memory or saved).
+    what : {"labels", "rounds", "queries", "plots"}
+        ``labels``: every committed label with its provenance and (when the data is at hand and
+        unchanged) its text; ``rounds`` / ``queries``: the tables of ``anchoral simulate``;
+        ``plots``: the four comparison panels (one line per run, forks apart).
+    out : path
+        The file to write (atomically); parent directories are created.
+    fmt : str, optional
+        ``csv``, ``parquet`` or ``jsonl`` for tables, ``png`` or ``html`` for plots; default:
+        ``out``'s extension.
+    """
+    from .exceptions import ParameterError
+
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    check_choice("what", what, WHAT)
+    if what == "plots" and fmt not in PLOT_FORMATS:
+        raise ParameterError(f"format={fmt!r}: plots export as png or html", param="format",
+                             value=fmt)
+    if what != "plots" and fmt not in TABLE_FORMATS:
+        raise ParameterError(f"format={fmt!r}: tables export as csv, parquet or jsonl (give a "
+                             "format or an output file with one of these extensions)",
+                             param="format", value=fmt)
+    source = _Source(session)
+    if what == "plots":
+        from .plots import comparison_figure
+
+        return comparison_figure(source.table("rounds"), out, fmt, title=source.title())
+    df = source.labels() if what == "labels" else source.table(what)
+    writers = {"csv": lambda p: df.to_csv(p, index=False),
+               "parquet": lambda p: df.to_parquet(p, index=False),
+               "jsonl": lambda p: df.to_json(p, orient="records", lines=True, force_ascii=False)}
+    return write_atomic(out, writers[fmt])
+
+
+class _Source:
+    """The tables of a session, from its directory or from a :class:`Session` object."""
+
+    def __init__(self, session):
+        from .store import read_manifest
+
+        self.session = None if isinstance(session, (str, Path)) else session
+        self.path = Path(session) if self.session is None else self.session.path
+        self.doc = read_manifest(self.path) if self.session is None else {
+            "dataset": self.session.data_spec}
+
+    def title(self) -> str:
+        if self.session is not None:
+            return self.session.data_spec.get("name") or self.session.experiment.dataset.name
+        return self.doc["dataset"].get("name", "")
+
+    def table(self, what):
+        from .exceptions import SessionError
+        from .session_files import read_table
+
+        if self.session is not None:
+            exp = self.session.experiment
+            return exp.rounds_frame() if what == "rounds" else exp.queries_frame()
+        df = read_table(self.path, f"{what}.parquet")  # a damaged file is named, not a traceback
+        if df is None:
+            raise SessionError(f"{self.path / what}.parquet is missing; it is rebuilt when the "
+                               "session next saves a round (`anchoral label` or the app)")
+        return df
+
+    def labels(self):
+        from .store import read_labels
+
+        if self.session is not None:
+            df, texts = self.session.labels_frame(), self.session.experiment.dataset.texts
+        else:
+            df, texts = read_labels(self.path), _texts(self.doc)
+        if texts is not None:
+            df.insert(df.columns.get_loc("id") + 1, "text", [texts[i] for i in df["id"]])
+        return df
+
+
+def _texts(doc):
+    """The texts of the session's dataset when it is still there and unchanged, else None."""
+    from .data import load_dataset
+    from .exceptions import DataError
+
+    spec = doc["dataset"]
+    try:
+        ds = load_dataset(spec["source"], text_col=spec.get("text_col", "text"),
+                          label_col=spec.get("label_col", "label"),
+                          minority=spec.get("minority") or None)
+    except DataError:
+        return None  # the data moved: labels still export, without texts
+    return ds.texts if ds.content_hash == spec.get("content_hash") else None
