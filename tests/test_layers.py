@@ -98,9 +98,6 @@ def test_the_library_imports_neither_the_ui_nor_the_cli():
     assert {m: d for m, d in bad.items() if d} == {}
 
 
-@pytest.mark.xfail(reason="issue 10: ui/state.py still imports explorer.commands.export and "
-                   "ui/engine.py <-> ui/state.py is a cycle until branch house-ui merges house-lib",
-                   strict=False)
 def test_the_ui_never_imports_the_cli_and_has_no_cycle():
     g = _drop_packages(graph())
     ui = {m: deps for m, deps in g.items() if m.startswith("explorer.ui")}
@@ -118,3 +115,26 @@ def test_every_library_module_has_a_docstring_and_fits_600_lines():
         if path.name != "__init__.py" or text.strip():
             doc = ast.get_docstring(ast.parse(text))
             assert doc and doc.strip(), f"{path} has no docstring"
+
+
+#: the UI modules that hold state and must import without Panel (a notebook or a test uses them;
+#: ``jobs.make_scheduler`` imports Panel inside the function, when a page calls it)
+UI_STATE = ("records", "driver", "jobs", "queue_state", "state", "sessions", "branching",
+            "engine", "serving", "synthetic")
+
+
+def test_the_ui_state_modules_import_no_panel_at_module_level():
+    for name in UI_STATE:
+        tree = ast.parse((ROOT / "ui" / f"{name}.py").read_text(encoding="utf-8"))
+        top = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names]
+        top += [n.module or "" for n in tree.body if isinstance(n, ast.ImportFrom)]
+        bad = sorted(m for m in top if m.split(".")[0] in ("panel", "bokeh", "holoviews"))
+        assert bad == [], (name, bad)
+
+
+def test_every_ui_module_has_a_one_sentence_docstring_and_fits_600_lines():
+    for path in (ROOT / "ui").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 600, path
+        first = (ast.get_docstring(ast.parse(text)) or "").split("\n\n")[0]
+        assert first.strip().endswith("."), f"{path}: no one-sentence summary"

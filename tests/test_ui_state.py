@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from explorer.exceptions import ParameterError
-from explorer.ui.state import ExplorerState, run_color, run_label
+from explorer.ui import branching
+from explorer.ui.records import run_color, run_label
+from explorer.ui.sessions import export_bytes, open_session, save_session
+from explorer.ui.state import ExplorerState
 from explorer.ui.synthetic import parse, synthetic_prepared
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "ui"))
@@ -27,7 +30,9 @@ def direct(cb):
 
 
 def test_state_module_imports_no_panel():
-    code = ("import sys, explorer.ui.state, explorer.ui.engine, explorer.ui.serving; "
+    code = ("import sys, explorer.ui.records, explorer.ui.driver, explorer.ui.jobs, "
+            "explorer.ui.queue_state, explorer.ui.state, explorer.ui.sessions, "
+            "explorer.ui.branching, explorer.ui.engine, explorer.ui.serving; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -38,7 +43,7 @@ def test_step_records_every_run_and_follows_the_newest_round(pool):
     st = ExplorerState(pool, experiment_factory=FakeDriver)
     assert st.minority == ["rare"] and st.n_done == 0 and st.round == 0
     st.step()
-    assert st.error == ""
+    assert st.job.error == ""
     assert st.runs == ["anchoral/entropy", "full/entropy"] and st.run == "anchoral/entropy"
     assert st.n_done == 1 and st.round == 1
     st.step()
@@ -74,7 +79,7 @@ def test_invalid_settings_raise_a_clear_error(pool, name, value, match):
     with pytest.raises(ParameterError, match=match):
         st.validate()
     st.step()  # the app path: no exception, the message lands in .error
-    assert st.error and not st.busy and st.n_done == 0
+    assert st.job.error and not st.job.busy and st.n_done == 0
 
 
 def test_every_minority_class_is_an_error(pool):
@@ -88,13 +93,13 @@ def test_start_runs_in_a_thread_and_cancel_stops_within_a_round(pool):
     started = threading.Event()
     st.param.watch(lambda e: started.set(), "n_done")
     assert st.start(50, direct)
-    assert st.busy
+    assert st.job.busy
     assert started.wait(10)
     st.cancel()
     st.wait(10)
-    assert not st.busy
+    assert not st.job.busy
     assert 1 <= st.n_done < 50
-    assert st.status.startswith("Cancelled")
+    assert st.job.status.startswith("Cancelled")
     # the history of every run has the same length: cancel never leaves a half round applied
     assert len({len(v) for v in st.history.values()}) == 1
 
@@ -103,7 +108,7 @@ def test_second_start_while_busy_is_refused(pool):
     st = ExplorerState(pool, experiment_factory=lambda p, **kw: FakeDriver(p, delay=0.05, **kw))
     assert st.start(5, direct)
     assert not st.start(1, direct)
-    assert "already in progress" in st.error
+    assert "already in progress" in st.job.error
     st.cancel()
     st.wait(10)
 
@@ -116,14 +121,14 @@ def test_reset_discards_late_results_of_the_old_experiment(pool):
     st.reset()
     for cb in pending:
         cb()
-    assert st.n_done == 0 and st.history == {} and not st.busy
+    assert st.n_done == 0 and st.history == {} and not st.job.busy
 
 
 def test_settings_change_after_rounds_marks_state_stale(pool):
     st = ExplorerState(pool, experiment_factory=FakeDriver)
     st.step()
     st.query_size = 10
-    assert st.stale and "Reset" in st.status
+    assert st.stale and "Reset" in st.job.status
     st.reset()
     assert not st.stale
     st.step()
@@ -133,14 +138,14 @@ def test_settings_change_after_rounds_marks_state_stale(pool):
 def test_real_engine_round_has_provenance(pool):
     st = ExplorerState(pool, filters=["anchoral", "full", "randsub", "seals"], subpool_size=300)
     st.step()
-    assert st.error == ""
+    assert st.job.error == ""
     anchoral = st.record("anchoral/entropy", 1)
     full = st.record("full/entropy", 1)
     assert len(anchoral.anchors) > 0 and 0 < len(anchoral.subpool) <= 300
     assert (anchoral.anchor_of >= 0).all() and np.isfinite(anchoral.similarity).all()
     assert len(full.anchors) == 0
     assert len(st.record("randsub/entropy", 1).subpool) == 300
-    m = anchoral.metrics
+    m = anchoral.result.metrics()
     for key in ("n_labelled", "minority_share", "subpool_minority_share", "t_retrieval",
                 "t_scoring", "t_selection", "t_train", "minority_f1", "macro_f1"):
         assert key in m
@@ -153,12 +158,12 @@ def test_real_engine_round_has_provenance(pool):
 def test_engine_errors_reach_the_page_not_a_traceback(pool):
     st = ExplorerState(pool, init_size=2990, query_size=5)
     st.step()
-    assert "init_size" in st.error and not st.busy
+    assert "init_size" in st.job.error and not st.job.busy
 
 
 def test_chosen_minority_classes_do_not_touch_the_shared_pool(pool):
     st = ExplorerState(pool, experiment_factory=FakeDriver, minority=["common"])
-    p = st._prepared_for_settings()
+    p = st.prepared_for_settings
     assert p.dataset.minority == (0,) and pool.dataset.minority == (1,)
 
 
@@ -177,8 +182,8 @@ def test_synthetic_source_is_validated():
 def _label_batch(st, value_of=None):
     names = st.prepared.dataset.classes
     y = st.prepared.dataset.y
-    for i in list(st.queue_ids()):
-        st.label(value_of(i) if value_of else names[max(y[i], 0)], direct)
+    for i in list(st.queue.queue_ids()):
+        st.queue.label(value_of(i) if value_of else names[max(y[i], 0)], direct)
     st.wait()
 
 
@@ -187,26 +192,26 @@ def test_hand_labelling_commits_a_batch_and_proposes_the_next(pool):
     assert st.hand and not st.annotate_data
     assert st.start(1, direct)
     st.wait()
-    assert st.error == "" and st.round == 1 and st.record().proposed
-    ids = st.queue_ids().copy()
-    assert len(ids) == 25 and st.queue_pos == 0
-    st.label("common", direct)
-    st.back()
-    assert st.queue_pos == 0
+    assert st.job.error == "" and st.round == 1 and st.record().proposed
+    ids = st.queue.queue_ids().copy()
+    assert len(ids) == 25 and st.queue.queue_pos == 0
+    st.queue.label("common", direct)
+    st.queue.back()
+    assert st.queue.queue_pos == 0
     _label_batch(st)
-    assert st.error == "" and st.rounds_of() == 1 and st.round == 2
+    assert st.job.error == "" and st.rounds_of() == 1 and st.round == 2
     rec = st.record(round=1)
-    assert rec.source == "human" and rec.queried.tolist() == ids.tolist()
-    assert st.agreement() == (25, 25)
-    assert set(st.queue_ids()).isdisjoint(ids)
+    assert rec.label_source == "human" and rec.queried.tolist() == ids.tolist()
+    assert st.queue.agreement(st.history) == (25, 25)
+    assert set(st.queue.queue_ids()).isdisjoint(ids)
 
 
 def test_label_rejects_an_unknown_class(pool):
     st = ExplorerState(pool, filters=["anchoral"], label_by_hand=True, subpool_size=300)
     st.start(1, direct)
     st.wait()
-    assert not st.label("<b>nope</b>", direct)
-    assert "is not a class" in st.error and st.queue_pos == 0
+    assert not st.queue.label("<b>nope</b>", direct)
+    assert "is not a class" in st.job.error and st.queue.queue_pos == 0
 
 
 def test_preview_changes_nothing_and_fork_adds_a_run(pool):
@@ -214,14 +219,14 @@ def test_preview_changes_nothing_and_fork_adds_a_run(pool):
     st.step()
     st.step()
     before = st.experiment.run("anchoral/entropy").proposal
-    assert st.preview_next(direct, None, n_anchors=3)
+    assert branching.preview_next(st, direct, None, n_anchors=3)
     st.wait()
     p = st.preview
     assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
     assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
     assert st.experiment.run("anchoral/entropy").proposal is before and st.rounds_of() == 2
     st.round = 1
-    assert st.fork(direct, "random", n_anchors=5)
+    assert branching.fork(st, direct, "random", n_anchors=5)
     st.wait()
     fork = "anchoral/random[n_anchors=5]@anchoral/entropy:1"
     assert st.runs == ["anchoral/entropy", fork] and st.run == fork and st.rounds_of(fork) == 1
@@ -237,34 +242,47 @@ def test_session_save_open_resume_and_second_writer(pool, tmp_path):
     st.start(1, direct)
     st.wait()
     _label_batch(st)
-    assert st.save_session(str(tmp_path / "s")), st.error
-    first = st.queue_ids()[:2].tolist()
-    st.label("rare", direct)
-    st.label("common", direct)   # two pending labels of round 2, saved at once
+    assert save_session(st, str(tmp_path / "s")), st.job.error
+    first = st.queue.queue_ids()[:2].tolist()
+    st.queue.label("rare", direct)
+    st.queue.label("common", direct)   # two pending labels of round 2, saved at once
     other = ExplorerState(pool)
-    other.lock_wait = 0.5
-    assert other.open_session(str(tmp_path / "s"), direct)
+    assert open_session(other, str(tmp_path / "s"), direct, lock_wait=0.5)
     other.wait()
-    assert "open for writing by another process" in other.error and not other.busy
+    assert "open for writing by another process" in other.job.error and not other.job.busy
     st.close()
     again = ExplorerState(pool)
-    again.open_session(str(tmp_path / "s"), direct)
+    open_session(again, str(tmp_path / "s"), direct)
     again.wait()
-    assert again.error == "" and again.session_dir == str(tmp_path / "s")
+    assert again.job.error == "" and again.session_dir == str(tmp_path / "s")
     assert again.label_by_hand and again.runs == ["anchoral/entropy"]
-    assert again.rounds_of() == 1 and again.record(round=1).source == "human"
-    assert again.given == {first[0]: "rare", first[1]: "common"} and again.queue_pos == 2
-    assert "2 of 25 labels of round 2 were kept" in again.status
-    csv = again.export_bytes("labels", "csv").decode()
+    assert again.rounds_of() == 1 and again.record(round=1).label_source == "human"
+    assert again.queue.given == {first[0]: "rare", first[1]: "common"}
+    assert again.queue.queue_pos == 2
+    assert "2 of 25 labels of round 2 were kept" in again.job.status
+    csv = export_bytes(again, "labels", "csv").decode()
     assert csv.startswith("run,round,position,id") and csv.count("\n") == 26
-    assert again.export_bytes("plots", "png")[:4] == b"\x89PNG"
+    assert export_bytes(again, "plots", "png")[:4] == b"\x89PNG"
     again.close()
 
 
 def test_open_session_errors_are_shown_not_raised(pool, tmp_path):
     st = ExplorerState(pool)
-    assert not st.open_session(str(tmp_path), direct)
-    assert "not an AnchorAL session" in st.error
+    assert not open_session(st, str(tmp_path), direct)
+    assert "not an AnchorAL session" in st.job.error
     (tmp_path / "session.json").write_text("{broken")
-    assert not st.open_session(str(tmp_path), direct)
-    assert "corrupted" in st.error
+    assert not open_session(st, str(tmp_path), direct)
+    assert "corrupted" in st.job.error
+
+
+def test_the_state_offers_exactly_what_the_library_registers(pool):
+    from explorer import registry
+
+    st = ExplorerState(pool, experiment_factory=FakeDriver)
+    p = st.param
+    assert p.filters.objects == list(registry.FILTERS)
+    assert p.model.objects == list(registry.MODELS)
+    assert set(p.strategy.objects) == set(registry.STRATEGIES)
+    assert p.anchor_strategy.objects == list(registry.ANCHOR_STRATEGIES)
+    assert p.sampling.objects == list(registry.SAMPLING)
+    assert "minority_only" in st.settings and "minority_anchors" not in st.settings

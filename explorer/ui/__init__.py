@@ -1,7 +1,8 @@
 """The explorer's user interface.
 
-``explorer.ui.state`` holds the session state and imports no Panel; every other module is a Panel
-Viewer over it. Import lazily so ``from explorer.ui.state import ExplorerState`` stays light::
+The state modules (``records``, ``driver``, ``jobs``, ``queue_state``, ``state``, ``sessions``,
+``branching``, ``engine``, ``serving``) import no Panel; the others are Panel Viewers over the
+state. Import lazily so ``from explorer.ui.state import ExplorerState`` stays light::
 
     from explorer.ui import ExplorerApp, load_prepared
     ExplorerApp(load_prepared("sample"))          # displays inline in Jupyter
@@ -10,7 +11,7 @@ Viewer over it. Import lazily so ``from explorer.ui.state import ExplorerState``
 from __future__ import annotations
 
 _LAZY = {
-    "ExplorerState": "state", "RoundRecord": "state",
+    "ExplorerState": "state", "RoundRecord": "records", "ExperimentDriver": "driver",
     "ExplorerApp": "app", "load_prepared": "app",
     "MapView": "map", "CurvesView": "curves", "ControlsView": "controls",
     "MapControls": "controls", "QueriesTable": "table",

@@ -1,4 +1,4 @@
-"""Session, export, fork and preview controls: thin widgets over :class:`ExplorerState` methods."""
+"""Session, export, fork and preview controls: thin widgets over the sessions and branching helpers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import io
 import panel as pn
 import param
 
-from .controls import make_scheduler
-from .state import ANCHOR_STRATEGIES, STRATEGIES, ExplorerState, run_label
+from . import branching, sessions
+from .jobs import make_scheduler
+from ..registry import ANCHOR_STRATEGIES, names
+from .records import STRATEGY_CHOICES, run_label
+from .state import ExplorerState
 
 EXPORTS = (("labels", "csv", "Labels CSV"), ("labels", "parquet", "Labels Parquet"),
            ("labels", "jsonl", "Labels JSONL"), ("rounds", "csv", "Rounds CSV"),
@@ -27,34 +30,38 @@ class SessionPanel(pn.viewable.Viewer):
         w = pn.widgets
         self.path = w.TextInput(label="Session directory", placeholder="e.g. ~/labels/spam-1",
                                 value=st.session_dir, sizing_mode="stretch_width")
-        self.open_button = w.Button(label="Open session", button_type="default")
-        self.save_button = w.Button(label="Save as session", button_type="default")
-        self.open_button.on_click(lambda e: st.open_session(self._path(), make_scheduler()))
-        self.save_button.on_click(lambda e: st.save_session(self._path()))
-        self.info = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
-        st.param.watch(self._sync, ["session_dir", "busy"])
-        self._sync()
+        job = st.job
+        self.open_button = w.Button(label="Open session", button_type="default",
+                                    disabled=job.param.busy)
+        self.save_button = w.Button(label="Save as session", button_type="default",
+                                    disabled=job.param.busy)
+        self.open_button.on_click(
+            lambda e: sessions.open_session(st, self._path(), make_scheduler()))
+        self.save_button.on_click(lambda e: sessions.save_session(st, self._path()))
+        self.info = pn.pane.HTML(st.param.session_dir.rx.pipe(_saving_to), margin=(0, 10),
+                                 sizing_mode="stretch_width")
+        st.param.watch(self._show_path, "session_dir")
 
     def _path(self):
         import os
 
         return os.path.expanduser(self.path.value_input or self.path.value or "")
 
-    def _sync(self, *events):
-        st = self.state
-        self.open_button.disabled = self.save_button.disabled = st.busy
-        if st.session_dir:
-            if not self.path.value:
-                self.path.value = st.session_dir
-            self.info.object = (f'<div style="font-size:12px">Saving every round to '
-                                f"<code>{html.escape(st.session_dir)}</code></div>")
-        else:
-            self.info.object = ('<div style="font-size:12px;color:#666">Not saved: give a '
-                                "directory and press Save as session.</div>")
+    def _show_path(self, event):
+        if event.new and not self.path.value:
+            self.path.value = event.new
 
     def __panel__(self):
         return pn.Card(self.info, self.path, pn.Row(self.open_button, self.save_button),
                        title="Session", collapsed=False, sizing_mode="stretch_width")
+
+
+def _saving_to(session_dir) -> str:
+    if session_dir:
+        return (f'<div style="font-size:12px">Saving every round to '
+                f"<code>{html.escape(session_dir)}</code></div>")
+    return ('<div style="font-size:12px;color:#666">Not saved: give a directory and press '
+            "Save as session.</div>")
 
 
 class ExportPanel(pn.viewable.Viewer):
@@ -78,7 +85,7 @@ class ExportPanel(pn.viewable.Viewer):
             from ..exceptions import ExplorerError
 
             try:
-                data = self.state.export_bytes(what, fmt)
+                data = sessions.export_bytes(self.state, what, fmt)
             except ExplorerError as err:
                 self.error.object = html.escape(str(err))
                 self.error.visible = True
@@ -101,26 +108,31 @@ class ForkPreview(pn.viewable.Viewer):
         super().__init__(**params)
         st = self.state
         w = pn.widgets
-        self.strategy = w.Select(label="Strategy", options=list(STRATEGIES), value=st.strategy,
-                                 width=130)
+        self.strategy = w.Select(label="Strategy", options=list(STRATEGY_CHOICES),
+                                 value=st.strategy, width=130)
         self.n_anchors = w.IntInput(label="Anchors/class", value=st.n_anchors, start=1,
                                     width=130)
         self.n_neighbors = w.IntInput(label="k", value=st.n_neighbors, start=1,
                                       width=90)
         self.subpool_size = w.IntInput(label="M", value=st.subpool_size, start=1,
                                        width=130)
-        self.anchor_strategy = w.Select(label="Anchor choice", options=list(ANCHOR_STRATEGIES),
+        self.anchor_strategy = w.Select(label="Anchor choice",
+                                        options=list(names(ANCHOR_STRATEGIES)),
                                         value=st.anchor_strategy, width=130)
+        ready = pn.bind(self._ready, st.param.run, st.job.param.busy, st.param.version)
         self.preview_button = w.Button(label="Preview next round", button_type="default",
-                                       width=170)
-        self.fork_button = w.Button(label="Fork from this round", button_type="default",
-                                    width=170)
+                                       width=170, disabled=ready.rx.not_())
+        self.fork_button = w.Button(
+            label=pn.bind(lambda *_: f"Fork from round {min(st.round, st.rounds_of())}",
+                          st.param.run, st.param.round, st.param.version),
+            button_type="default", width=170, disabled=ready.rx.not_())
         self.preview_button.on_click(self._preview)
         self.fork_button.on_click(self._fork)
-        self.result = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width",
-                                   css_classes=["anchoral-preview"])
-        st.param.watch(self._sync, ["preview", "busy", "run", "round", "version"])
-        self._sync()
+        self.result = pn.pane.HTML(pn.bind(_preview_text, st.param.preview), margin=(0, 10),
+                                   sizing_mode="stretch_width", css_classes=["anchoral-preview"])
+
+    def _ready(self, run, busy, version) -> bool:
+        return self.state.experiment is not None and run is not None and not busy
 
     def _params(self):
         return dict(n_anchors=self.n_anchors.value, n_neighbors=self.n_neighbors.value,
@@ -128,31 +140,11 @@ class ForkPreview(pn.viewable.Viewer):
                     anchor_strategy=self.anchor_strategy.value)
 
     def _preview(self, event):
-        self.state.preview_next(make_scheduler(), self.strategy.value, **self._params())
+        branching.preview_next(self.state, make_scheduler(), self.strategy.value,
+                               **self._params())
 
     def _fork(self, event):
-        self.state.fork(make_scheduler(), self.strategy.value, **self._params())
-
-    def _sync(self, *events):
-        st = self.state
-        ready = st.experiment is not None and st.run is not None and not st.busy
-        self.preview_button.disabled = not ready
-        at = min(st.round, st.rounds_of())
-        self.fork_button.disabled = not ready
-        self.fork_button.label = f"Fork from round {at}"
-        p = st.preview
-        if p is None:
-            self.result.object = ('<div style="font-size:12px;color:#666">Preview: what these '
-                                  "settings would retrieve next, without changing the session. "
-                                  "Fork: a new run from the round on the map.</div>")
-            return
-        total = sum(p["mix"].values()) or 1
-        mix = " · ".join(f"{html.escape(k)} {v:,} ({v / total:.0%})" for k, v in p["mix"].items())
-        self.result.object = (
-            f'<div style="font-size:13px">Preview of round {p["round"]} of '
-            f'{html.escape(run_label(p["run"]))} (nothing changed): subpool '
-            f'<b>{len(p["subpool"]):,}</b> rows, {len(p["anchors"])} anchors; class mix by '
-            f'{p["by"]} label: {mix}. Shown on the map as cyan rings.</div>')
+        branching.fork(self.state, make_scheduler(), self.strategy.value, **self._params())
 
     def __panel__(self):
         return pn.Column(
@@ -161,3 +153,17 @@ class ForkPreview(pn.viewable.Viewer):
                        pn.Column(pn.Spacer(height=18), pn.Row(self.preview_button,
                                                                self.fork_button))),
             self.result, sizing_mode="stretch_width")
+
+
+def _preview_text(p) -> str:
+    """The preview's subpool, anchors and class mix (names escaped), or what Preview does."""
+    if p is None:
+        return ('<div style="font-size:12px;color:#666">Preview: what these settings would '
+                "retrieve next, without changing the session. Fork: a new run from the round "
+                "on the map.</div>")
+    total = sum(p["mix"].values()) or 1
+    mix = " · ".join(f"{html.escape(k)} {v:,} ({v / total:.0%})" for k, v in p["mix"].items())
+    return (f'<div style="font-size:13px">Preview of round {p["round"]} of '
+            f'{html.escape(run_label(p["run"]))} (nothing changed): subpool '
+            f'<b>{len(p["subpool"]):,}</b> rows, {len(p["anchors"])} anchors; class mix by '
+            f'{p["by"]} label: {mix}. Shown on the map as cyan rings.</div>')

@@ -15,7 +15,9 @@ import panel as pn
 import param
 
 from .actions import ExportPanel, ForkPreview, SessionPanel
-from .controls import ControlsView, MapControls, make_scheduler
+from . import sessions
+from .controls import ControlsView, MapControls
+from .jobs import make_scheduler
 from .curves import CurvesView
 from .labelling import LabelQueue
 from .map import MapView, map_title
@@ -94,7 +96,7 @@ class ExplorerApp(pn.viewable.Viewer):
         if getattr(ctx, "server_context", None) is None:
             return  # the server's warm-up page: no browser, and nothing would release a lock
         if self._session_dir:
-            st.open_session(self._session_dir, make_scheduler())
+            sessions.open_session(st, self._session_dir, make_scheduler())
         elif st.annotate_data:
             st.start(1, make_scheduler())  # the first batch to label
 

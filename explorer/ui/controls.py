@@ -6,26 +6,18 @@ import html
 
 import panel as pn
 import param
-from panel.io.state import set_curdoc
 
-from .state import FILTERS, MODELS, ExplorerState, run_label
+from .jobs import make_scheduler
+from ..registry import FILTERS, MODELS, SAMPLING
+from .records import run_label
+from .state import ExplorerState
+
+__all__ = ["ControlsView", "MapControls", "make_scheduler"]
 
 
-def make_scheduler():
-    """``schedule(callback)`` that runs ``callback`` on this session's event loop.
-
-    Called on the event loop (a button click); the returned function may be called from any
-    thread. Outside a server (a notebook kernel without a session) callbacks run directly.
-    """
-    doc = pn.state.curdoc
-    if doc is None or doc.session_context is None:
-        return lambda cb: cb()
-
-    def schedule(cb):
-        with set_curdoc(doc):
-            pn.state.execute(cb, schedule=True)
-
-    return schedule
+def _menu(table) -> dict:
+    """Display label -> name of a :mod:`explorer.registry` table (a widget's options)."""
+    return {choice.label: choice.name for choice in table.values()}
 
 
 class ControlsView(pn.viewable.Viewer):
@@ -46,13 +38,13 @@ class ControlsView(pn.viewable.Viewer):
         self.minority = w.CheckBoxGroup.from_param(st.param.minority, label="Minority class(es)",
                                                    inline=True, sizing_mode="stretch_width")
         self.model = w.Select.from_param(st.param.model, label="Model",
-                                         options={v: k for k, v in MODELS.items()},
+                                         options=_menu(MODELS),
                                          sizing_mode="stretch_width")
         self.strategy = w.Select.from_param(st.param.strategy, label="Base strategy",
                                             sizing_mode="stretch_width")
         self.filters = w.CheckBoxGroup.from_param(
             st.param.filters, label="Filters to compare", inline=True,
-            options={label: key for key, (label, _) in FILTERS.items()})
+            options=_menu(FILTERS))
         ints = dict(sizing_mode="stretch_width")
         self.n_anchors = w.IntInput.from_param(st.param.n_anchors, label="Anchors per class", **ints)
         self.anchor_strategy = w.Select.from_param(st.param.anchor_strategy,
@@ -61,10 +53,10 @@ class ControlsView(pn.viewable.Viewer):
         self.subpool_size = w.IntInput.from_param(st.param.subpool_size,
                                                   label="Subpool size M (empty: default)", **ints)
         self.sampling = w.Select.from_param(st.param.sampling, label="Subpool",
-                                            options={"top-M": "topk", "softmax sample": "softmax"},
+                                            options=_menu(SAMPLING),
                                             **ints)
-        self.minority_anchors = w.Checkbox.from_param(st.param.minority_anchors,
-                                                      label="Anchors from minority classes only")
+        self.minority_only = w.Checkbox.from_param(st.param.minority_only,
+                                                   label="Anchors from minority classes only")
         self.query_size = w.IntInput.from_param(st.param.query_size, label="Query size", **ints)
         self.init_size = w.IntInput.from_param(st.param.init_size, label="Initial labelled", **ints)
         self.n_rounds = w.IntInput.from_param(st.param.n_rounds, label="Rounds (Run N)", **ints)
@@ -76,42 +68,38 @@ class ControlsView(pn.viewable.Viewer):
         # no icons: they load a web font from a CDN, and the app serves only from its host
         self.step_button = w.Button(label="Step", button_type="primary")
         self.run_button = w.Button(label="Run N rounds", button_type="primary")
-        self.cancel_button = w.Button(label="Pause/Cancel", button_type="warning", disabled=True)
+        self.cancel_button = w.Button(label="Pause/Cancel", button_type="warning")
         self.reset_button = w.Button(label="Reset", button_type="default")
         self.step_button.on_click(lambda e: self._start(1))
         self.run_button.on_click(lambda e: self._start(self.state.n_rounds))
         self.cancel_button.on_click(lambda e: self.state.cancel())
         self.reset_button.on_click(lambda e: self.state.reset())
 
-        self.progress = w.Progress(label="Progress", value=0, max=100, active=False,
-                                   sizing_mode="stretch_width", height=14)
+        job = st.job
+        self.step_button.disabled = job.param.busy
+        self.run_button.disabled = pn.bind(lambda busy, _: busy or st.hand, job.param.busy,
+                                           st.param.label_by_hand)
+        self.cancel_button.disabled = job.param.busy.rx.not_()
+        self.progress = w.Progress(
+            label="Progress", max=100, sizing_mode="stretch_width", height=14,
+            value=pn.bind(lambda busy, frac, n: int(round(100 * frac)) if busy or n else 0,
+                          job.param.busy, job.param.progress, st.param.n_done),
+            active=pn.bind(lambda busy, frac: busy and frac == 0, job.param.busy,
+                           job.param.progress))
         # HTML (escaped), not Str: a <pre> does not wrap in the narrow sidebar
-        self.status = pn.pane.HTML("", styles={"font-size": "12px"},
-                                   sizing_mode="stretch_width", margin=(0, 10))
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False,
+        self.status = pn.pane.HTML(job.param.status.rx.pipe(html.escape),
+                                   styles={"font-size": "12px"}, sizing_mode="stretch_width",
+                                   margin=(0, 10))
+        # errors may quote dataset values (class names, paths): escape before markdown renders
+        self.error = pn.pane.Alert(job.param.error.rx.pipe(html.escape), alert_type="danger",
+                                   visible=job.param.error.rx.bool(),
                                    sizing_mode="stretch_width")
         self.stale = pn.pane.Alert("Settings changed: press **Reset** to start over with them.",
-                                   alert_type="warning", visible=False, sizing_mode="stretch_width")
-        st.param.watch(self._sync, ["busy", "progress", "status", "error", "stale", "version",
-                                    "label_by_hand"])
-        self._sync()
+                                   alert_type="warning", visible=st.param.stale,
+                                   sizing_mode="stretch_width")
 
     def _start(self, n):
         self.state.start(n, make_scheduler())
-
-    def _sync(self, *events):
-        st = self.state
-        busy = st.busy
-        self.step_button.disabled = busy
-        self.run_button.disabled = busy or st.hand
-        self.cancel_button.disabled = not busy
-        self.progress.value = int(round(100 * st.progress)) if busy or st.n_done else 0
-        self.progress.active = busy and st.progress == 0
-        self.status.object = html.escape(st.status)
-        # errors may quote dataset values (class names, paths): escape before markdown renders
-        self.error.object = html.escape(st.error)
-        self.error.visible = bool(st.error)
-        self.stale.visible = st.stale
 
     def buttons(self):
         return pn.Column(
@@ -127,7 +115,7 @@ class ControlsView(pn.viewable.Viewer):
             self.model, self.strategy,
             pn.pane.Markdown("**Filters to compare**", margin=(5, 10, 0, 10)), self.filters,
             pn.Card(self.n_anchors, self.anchor_strategy, self.n_neighbors, self.subpool_size,
-                    self.sampling, self.minority_anchors, title="AnchorAL parameters",
+                    self.sampling, self.minority_only, title="AnchorAL parameters",
                     collapsed=False, sizing_mode="stretch_width"),
             pn.Row(self.query_size, self.init_size, sizing_mode="stretch_width"),
             pn.Row(self.n_rounds, self.seed, sizing_mode="stretch_width"),

@@ -13,7 +13,8 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
 from bokeh.plotting import figure
 
-from .state import ExplorerState, run_color, run_label
+from .records import filter_color, is_full_pool, run_color, run_label
+from .state import ExplorerState
 
 COLUMNS = ["round", "budget", "minority_share", "subpool_minority_share", "t_selection",
            "t_retrieval", "t_scoring", "t_train", "t_cumulative", "minority_f1", "macro_f1"]
@@ -41,25 +42,25 @@ HOVER = [("run", "$name"), ("round", "@round"), ("budget", "@budget"),
 
 
 def rows_for(records, start_cumulative=0.0) -> dict:
-    """Plot columns (one row per record) from :class:`RoundRecord` metrics."""
+    """Plot columns (one row per record) from each record's :class:`~explorer.runs.RoundResult`."""
     rows, cum = [], start_cumulative
     for rec in records:
-        m = rec.metrics
-        t_sel = float(m.get("t_selection", np.nan))
-        t_train = float(m.get("t_train", 0.0) or 0.0)
+        r = rec.result
+        t_sel = float(r.t_selection)
+        t_train = 0.0 if np.isnan(r.t_train) else float(r.t_train)
         cum += (0.0 if np.isnan(t_sel) else t_sel) + t_train
         rows.append({
             "round": int(rec.round),
-            "budget": int(m.get("n_labelled", len(rec.labelled) + len(rec.queried))),
-            "minority_share": float(m.get("minority_share", np.nan)),
-            "subpool_minority_share": float(m.get("subpool_minority_share", np.nan)),
+            "budget": int(r.n_labelled),
+            "minority_share": float(r.minority_share),
+            "subpool_minority_share": float(r.subpool_minority_share),
             "t_selection": max(t_sel, 1e-6),  # log axis
-            "t_retrieval": float(m.get("t_retrieval", np.nan)),
-            "t_scoring": float(m.get("t_scoring", np.nan)),
+            "t_retrieval": float(r.t_retrieval),
+            "t_scoring": float(r.t_scoring),
             "t_train": t_train,
             "t_cumulative": cum,
-            "minority_f1": float(m.get("minority_f1", np.nan)),
-            "macro_f1": float(m.get("macro_f1", np.nan)),
+            "minority_f1": float(r.minority_f1),
+            "macro_f1": float(r.macro_f1),
         })
     df = pd.DataFrame(rows, columns=COLUMNS)
     return {c: df[c].to_numpy() for c in COLUMNS}
@@ -109,7 +110,7 @@ class CurvesView(pn.viewable.Viewer):
             fig.title.text_font_size = "11px"
             items = []
             for k in self._runs:
-                if name == "subpool-share" and k.startswith("full/"):
+                if name == "subpool-share" and is_full_pool(k):
                     continue  # the full pool's "subpool" is the pool: the prior line stands for it
                 src, color, label = self._sources[k], run_color(k), run_label(k)
                 line = fig.line(x, y, source=src, color=color, line_width=2, name=label)
@@ -123,7 +124,7 @@ class CurvesView(pn.viewable.Viewer):
                 fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
             if name == "subpool-share":
                 fig.add_layout(Span(location=st.pool_prior, dimension="width",
-                                    line_color=run_color("full/"), line_dash="dashed",
+                                    line_color=filter_color("full"), line_dash="dashed",
                                     line_width=1.5))
                 fig.y_range.start = 0
             if name in ("minority-share", "minority-f1"):
@@ -162,7 +163,7 @@ class CurvesView(pn.viewable.Viewer):
         if rec is not None and rec.proposed:
             rec = self.state.record(round=rec.round - 1)
         locations = [np.nan if rec is None else
-                     float(rec.round if x == "round" else rec.metrics.get("n_labelled", np.nan))
+                     float(rec.round if x == "round" else rec.result.n_labelled)
                      for x, _ in self._markers]
         markers = [m for _, m in self._markers]
 

@@ -1,89 +1,87 @@
-"""The explorer's bridge to the engine: :class:`explorer.experiment.Experiment`, by its contract.
+"""The explorer's engine: a library session (``store.Session``) behind the ``ExperimentDriver`` contract.
 
-:class:`EngineDriver` builds an experiment from the session's settings (or opens a saved
-session directory) and turns each run's round into a :class:`~explorer.ui.state.RoundRecord`
-(copies, so views never read engine objects that a worker thread is changing). When it is bound
-to a session directory (:mod:`explorer.store`), every committed round is saved before it returns.
+:class:`EngineDriver` always holds a session: in memory for a comparison built from the app's
+settings (saved later with :meth:`EngineDriver.save_as`), or opened from a session directory. It
+turns each run's round into a :class:`~explorer.ui.records.RoundRecord` (copies, so views never
+read engine objects that a worker thread is changing). Provenance, pending labels and saving are
+the session's: a session bound to a directory saves every committed round before it returns.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .state import RoundRecord
-
-#: state settings -> Experiment keyword arguments (the rest are the app's own)
-_EXPERIMENT_ARGS = {"model": "model", "query_size": "query_size", "init_size": "init_size",
-                    "seed": "seed", "subpool_size": "subpool_size", "n_anchors": "n_anchors",
-                    "n_neighbors": "n_neighbors", "anchor_strategy": "anchor_strategy",
-                    "sampling": "sampling", "minority_anchors": "minority_only"}
-
-
-def is_annotate_data(prepared) -> bool:
-    """True when the data lacks gold labels for some rows (annotate mode)."""
-    return not prepared.dataset.fully_labelled
+from ..settings import SETTINGS as SESSION_SETTINGS
+from .records import RoundRecord, ids_of
 
 
 def experiment_settings(prepared, settings) -> dict:
-    """The :class:`~explorer.experiment.Experiment` keyword arguments of the app's settings."""
-    out = {dst: settings[src] for src, dst in _EXPERIMENT_ARGS.items() if src in settings}
-    out["mode"] = "annotate" if is_annotate_data(prepared) else "simulate"
+    """The :class:`~explorer.experiment.Experiment` keyword arguments among the app's settings
+    (the app's own, such as ``filters`` or ``label_by_hand``, are left out), with the mode."""
+    out = {k: v for k, v in settings.items() if k in SESSION_SETTINGS and k != "mode"}
+    out["mode"] = "simulate" if prepared.dataset.fully_labelled else "annotate"
     return out
 
 
 class EngineDriver:
-    """Drive an :class:`~explorer.experiment.Experiment` one run-round at a time.
+    """Drive a :class:`~explorer.store.Session` one run-round at a time.
 
     Parameters
     ----------
     prepared : Prepared
     filters : list of str
         Compared filters; one run per filter with the base ``strategy``.
-    strategy, model, query_size, init_size, seed, n_anchors, n_neighbors, subpool_size,
-    anchor_strategy, sampling, minority_anchors
-        The session's settings (``minority_anchors`` is the engine's ``minority_only``).
+    strategy : str
+    session : Session, optional
+        A session opened from a directory (:meth:`open`); else one is built in memory from
+        ``filters``, ``strategy`` and ``settings``.
+    **settings
+        The app's settings (:meth:`ExplorerState.settings`); the experiment's are used.
     """
 
-    def __init__(self, prepared, *, filters, strategy, session=None, **settings):
-        if session is not None:
-            self._bind(session.experiment, session, session.settings)
-            return
-        from ..experiment import Experiment
+    def __init__(self, prepared, *, filters=(), strategy="entropy", session=None, **settings):
+        if session is None:
+            from ..experiment import Experiment
+            from ..store import Session
 
-        kwargs = experiment_settings(prepared, settings)
-        self._bind(Experiment(prepared, [(f, strategy) for f in filters], **kwargs), None,
-                   kwargs)
-
-    def _bind(self, experiment, session, settings):
-        self.experiment = experiment
+            kwargs = experiment_settings(prepared, settings)
+            experiment = Experiment(prepared, [(f, strategy) for f in filters], **kwargs)
+            session = Session.in_memory(experiment, settings=kwargs)
         self.session = session
-        self.settings = dict(settings)
-        self.mode = experiment.mode
-        self.initial_ids = np.asarray(experiment.initial_ids, np.int64).copy()
-        self.pool_minority_share = float(experiment.pool_minority_share)
-        self._pending = {}
-        self._given_by = {}  # (run key, round) -> (source, user) without a session
+        self.experiment = session.experiment
+        self.mode = self.experiment.mode
+        self.initial_ids = ids_of(self.experiment.initial_ids)
+        self.pool_minority_share = float(self.experiment.pool_minority_share)
 
     @classmethod
-    def open(cls, path, prepared, progress=None):
-        """A driver over the saved session in ``path`` (replayed to where it stopped)."""
+    def open(cls, path, prepared, progress=None, wait_s=0.0) -> EngineDriver:
+        """A driver over the saved session in ``path`` (replayed to where it stopped); waits up
+        to ``wait_s`` seconds for its writer lock, then raises
+        :class:`~explorer.exceptions.SessionLockedError`."""
         from ..store import open_session
 
-        return cls(prepared, filters=(), strategy="", session=open_session(
-            path, prepared=prepared, progress=progress))
+        return cls(prepared, session=open_session(path, prepared=prepared, progress=progress,
+                                                  wait_s=wait_s))
 
-    def save_as(self, path, data_spec):
-        """Save the experiment so far as a new session in ``path``; later rounds are saved too."""
-        from ..store import save_experiment
+    # ------------------------------------------------------------------------ the session
+    @property
+    def session_path(self) -> str | None:
+        return None if self.session.path is None else str(self.session.path)
 
-        meta = {k: {"source": src, "user": user, "time": ""}
-                for k, (src, user) in self._given_by.items()}
-        self.session = save_experiment(path, self.experiment, data_spec, self.settings, meta)
-        return self.session
+    def save_as(self, path, data_spec) -> None:
+        """Save the comparison so far as a new session in ``path``; later rounds are saved too."""
+        self.session.data_spec = dict(data_spec)
+        self.session.save_as(path)
 
-    def close(self):
-        if self.session is not None:
-            self.session.close()
+    def export(self, what, out, fmt):
+        """Write ``what`` (labels, rounds, queries, plots) to the file ``out``
+        (:func:`explorer.export.export`), saved or not."""
+        from ..export import export
+
+        return export(self.session, what, out, fmt)
+
+    def close(self) -> None:
+        self.session.close()
 
     # ----------------------------------------------------------------------------- reading
     @property
@@ -96,26 +94,28 @@ class EngineDriver:
     def model(self, key):
         return self.run(key).model
 
-    def start(self):
+    def start(self) -> None:
         self.experiment.start()
-
-    def source(self, key, rnd):
-        if self.session is not None:
-            return self.session.label_source(key, rnd)
-        return self._given_by.get((key, rnd), ("oracle", ""))[0]
 
     def record(self, key, rnd) -> RoundRecord:
         """Round ``rnd`` (>= 1) of run ``key`` as a :class:`RoundRecord`."""
         run = self.run(key)
-        rec, sel = run.records[rnd], run.selections[rnd]
+        result, sel = run.records[rnd], run.selections[rnd]
         before = run.labelled[:run.records[rnd - 1].n_labelled]
-        return _from_selection(key, int(rec.round), before, sel, metrics=rec.metrics(),
-                               labels=np.asarray(rec.queried_labels, np.int64).copy(),
-                               source=self.source(key, rnd))
+        return _from_selection(key, result.round, before, sel, result=result,
+                               labels=ids_of(result.queried_labels),
+                               label_source=self.session.label_source(key, rnd))
 
     def history(self, key) -> list:
         run = self.run(key)
         return [self.record(key, r) for r in range(1, run.round + 1)]
+
+    def pending(self, key) -> dict:
+        """Labels given so far to run ``key``'s open batch: {id: class name or None}."""
+        return {int(k): v for k, v in self.session.pending().get(key, {}).items()}
+
+    def filter_params(self) -> dict:
+        return dict(self.experiment.filter_params)
 
     # ----------------------------------------------------------------------------- writing
     def step_run(self, key) -> RoundRecord:
@@ -125,81 +125,38 @@ class EngineDriver:
             run.start()
         if run.proposal is None:
             self.experiment.check_rounds(1)
-        if self.session is not None:
-            self.session.commit(key, None)
-        else:
-            run.step()
+        self.session.commit(key, None)
         return self.record(key, run.round)
 
     def propose(self, key) -> RoundRecord:
         """The next batch of run ``key`` (selected, not labelled) as a record of the next round."""
         run = self.run(key)
         sel = run.propose()
-        return _from_selection(key, run.round + 1, run.labelled, sel,
-                               metrics={"subpool_size": len(sel.subpool)}, proposed=True)
+        return _from_selection(key, run.round + 1, run.labelled, sel, proposed=True)
+
+    def save_pending(self, key, labels: dict) -> None:
+        self.session.save_pending(key, labels)
 
     def commit(self, key, labels, user) -> RoundRecord:
         """A person's labels (class names, None = skip) for run ``key``'s proposed batch."""
-        run = self.run(key)
-        if self.session is not None:
-            self.session.commit(key, list(labels), user=user)
-        else:
-            run.commit(list(labels))
-            self._given_by[(key, run.round)] = ("human", user)
-        self._pending.pop(key, None)
-        return self.record(key, run.round)
-
-    def pending(self, key) -> dict:
-        """Labels given so far to run ``key``'s open batch: {id: class name or None}."""
-        if self.session is not None:
-            raw = self.session.pending().get(key, {})
-            return {int(k): v for k, v in raw.items()}
-        return dict(self._pending.get(key, {}))
-
-    def save_pending(self, key, labels: dict):
-        if self.session is not None:
-            self.session.save_pending(key, labels)
-        else:
-            self._pending[key] = dict(labels)
+        self.session.commit(key, list(labels), user=user)
+        return self.record(key, self.run(key).round)
 
     def fork(self, key, at_round, strategy=None, **params) -> str:
         """Branch run ``key`` after ``at_round``; returns the new run's key."""
-        if self.session is not None:
-            run = self.session.fork(key, at_round, strategy=strategy, **params)
-        else:
-            run = self.experiment.fork(key, at_round, strategy=strategy, **params)
-            for rnd in range(1, at_round + 1):
-                if (key, rnd) in self._given_by:
-                    self._given_by[(run.key, rnd)] = self._given_by[(key, rnd)]
-        return run.key
+        return self.session.fork(key, at_round, strategy=strategy, **params).key
 
     def preview(self, key, strategy=None, **params):
         """``(selection, class_mix)`` of run ``key``'s next round with other settings; no change."""
         return self.run(key).preview(strategy, **params)
 
-    def snapshot(self, path, data_spec):
-        """Write the experiment so far as a session in ``path`` (for exports); stays unbound."""
-        from ..store import save_experiment
-
-        meta = {k: {"source": src, "user": user, "time": ""}
-                for k, (src, user) in self._given_by.items()}
-        if self.session is not None:
-            meta = dict(self.session.provenance)
-        save_experiment(path, self.experiment, data_spec, self.settings, meta).close()
-        return path
-
-    def filter_params(self) -> dict:
-        return dict(self.experiment.filter_params)
-
 
 def _from_selection(key, rnd, labelled, sel, **fields) -> RoundRecord:
     """A :class:`RoundRecord` holding copies of a selection's arrays (the engine keeps its own)."""
     return RoundRecord(
-        run=key, round=rnd, labelled=np.asarray(labelled, np.int64).copy(),
-        anchors=np.asarray(sel.anchors, np.int64).copy(),
-        subpool=np.asarray(sel.subpool, np.int64).copy(),
-        queried=np.asarray(sel.ids, np.int64).copy(),
+        run=key, round=int(rnd), labelled=ids_of(labelled), anchors=ids_of(sel.anchors),
+        subpool=ids_of(sel.subpool), queried=ids_of(sel.ids),
         scores=np.asarray(sel.scores, np.float64).copy(),
-        anchor_of=np.asarray(sel.anchor_id, np.int64).copy(),
+        anchor_of=ids_of(sel.anchor_id),
         similarity=np.asarray(sel.similarity, np.float64).copy(),
         **fields)

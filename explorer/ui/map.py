@@ -14,7 +14,8 @@ import panel as pn
 import param
 from holoviews.operation.datashader import datashade, dynspread, rasterize
 
-from .state import LAYERS, ExplorerState, run_color, run_label, snippet
+from .records import is_full_pool, run_color, run_label, snippet
+from .state import LAYERS, ExplorerState
 
 LAYER_STYLE = {
     "labelled": dict(label="Labelled (fill: class)", marker="circle", size=7, line_color="black",
@@ -73,7 +74,7 @@ class MapView(pn.viewable.Viewer):
         cls = pd.Categorical.from_codes(np.where(ds_.y >= 0, ds_.y, len(ds_.classes)),
                                         categories=names)
         df = pd.DataFrame({"x": self._xy[:, 0], "y": self._xy[:, 1], "cls": cls})
-        minority = np.isin(ds_.y, st._prepared_for_settings().dataset.minority)
+        minority = np.isin(ds_.y, st.prepared_for_settings.dataset.minority)
         colors = dict(st.class_colors, **{UNLABELLED: UNLABELLED_COLOR})
         layers = []
         # the pool must read clearly behind the overlays: every occupied pixel at least ~70 %
@@ -186,7 +187,7 @@ class MapView(pn.viewable.Viewer):
 
     def _subpool(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
-        ids = rec.subpool if rec is not None and run and not run.startswith("full/") else \
+        ids = rec.subpool if rec is not None and run and not is_full_pool(run) else \
             np.empty(0, np.int64)
         return self._points("subpool", ids, rec)
 

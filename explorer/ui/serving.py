@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .state import FILTERS, MODELS, STRATEGIES
+from ..registry import FILTERS, MODELS, STRATEGIES, names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$ANCHORAL_DATA or 'sample'")
     parser.add_argument("--filters", default="anchoral,full",
                         help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
-    parser.add_argument("--strategy", default="entropy", choices=STRATEGIES,
+    parser.add_argument("--strategy", default="entropy", choices=names(STRATEGIES),
                         help="base query strategy at start")
-    parser.add_argument("--model", default="lr", choices=tuple(MODELS), help="model at start")
+    parser.add_argument("--model", default="lr", choices=names(MODELS), help="model at start")
     parser.add_argument("--session", metavar="DIR", default=None,
                         help="session directory: resumed where it stopped when it holds one, "
                         "created otherwise; every labelled or simulated round is saved there")
@@ -57,7 +57,7 @@ def options_from_args(args, env=None) -> dict:
                              f"comma-separated list from {', '.join(FILTERS)}")
     settings = dict(filters=filters, strategy=args.strategy, model=args.model,
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
-    datasets = [source] + [d for d in ("sample", "brown") if d != source and _available(d, args)]
+    datasets = [source] + [d for d in _builtin() if d != source and _available(d, args)]
     session = getattr(args, "session", None)
     return {"source": source, "load": load, "settings": settings, "datasets": datasets,
             "session": str(Path(session).expanduser().resolve()) if session else None}
@@ -84,6 +84,12 @@ def ensure_session(path, prepared, opts) -> str:
     runs = [(f, st["strategy"]) for f in st["filters"]]
     create_session(p, prepared, spec, runs, **experiment_settings(prepared, st)).close()
     return str(p)
+
+
+def _builtin() -> list:
+    from .. import corpora
+
+    return list(corpora.BUILTIN)
 
 
 def _available(name, args) -> bool:

@@ -128,10 +128,10 @@ def app_url():
                       websocket_origin=f"127.0.0.1:{port}", show=False, threaded=True,
                       start=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # the first page renders every view: minutes on a loaded box
     while True:
         try:
-            urllib.request.urlopen(f"{base}/sample", timeout=30).read(100)
+            urllib.request.urlopen(f"{base}/sample", timeout=120).read(100)
             break
         except OSError:
             if time.time() > deadline:

@@ -51,3 +51,35 @@ def test_cli_serve_rejects_a_bad_dataset(tmp_path, capsys):
     assert main(["serve", str(tmp_path / "missing.csv"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("anchoral serve: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_the_ui_offers_exactly_what_the_library_registers():
+    from explorer import registry
+    from explorer.ui.actions import ForkPreview
+    from explorer.ui.controls import ControlsView
+    from explorer.ui.serving import add_arguments
+    from explorer.ui.state import ExplorerState
+    from explorer.ui.synthetic import synthetic_prepared
+
+    st = ExplorerState(synthetic_prepared(1000, dim=8))
+    controls, fork = ControlsView(state=st), ForkPreview(state=st)
+
+    def offered(widget):
+        opts = widget.options
+        return set(opts.values()) if isinstance(opts, dict) else set(opts)
+
+    def menu(table):
+        return {c.label: c.name for c in table.values()}
+
+    assert controls.filters.options == menu(registry.FILTERS)
+    assert controls.model.options == menu(registry.MODELS)
+    assert controls.sampling.options == menu(registry.SAMPLING)
+    assert offered(controls.strategy) == offered(fork.strategy) == set(registry.STRATEGIES)
+    assert offered(controls.anchor_strategy) == offered(fork.anchor_strategy) == set(
+        registry.ANCHOR_STRATEGIES)
+    assert list(fork.strategy.options)[-1] == "random"  # the baseline last in the menu
+    parser = __import__("argparse").ArgumentParser()
+    add_arguments(parser)
+    choices = {a.dest: a.choices for a in parser._actions}
+    assert tuple(choices["strategy"]) == tuple(registry.STRATEGIES)
+    assert tuple(choices["model"]) == tuple(registry.MODELS)

@@ -1,0 +1,169 @@
+"""A background job runner: one worker thread at a time, its busy / progress / status / error.
+
+Work runs off the event loop and hands every result back through ``schedule(callback)``, which
+runs the callback where the views live (:func:`make_scheduler`: the session's event loop; tests
+pass a direct call). Each job carries a *generation*: :meth:`Job.invalidate` (Reset, a newly
+opened session) bumps it, and a callback of an older generation changes nothing. No Panel import
+at module level: :func:`make_scheduler` imports it when a page calls it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import param
+
+from ..exceptions import ExplorerError
+
+
+def bind(fn, *args):
+    """``fn(*args)`` as a no-argument callback for ``schedule``."""
+    def call():
+        return fn(*args)
+    return call
+
+
+def make_scheduler():
+    """``schedule(callback)`` that runs ``callback`` on this session's event loop.
+
+    Called on the event loop (a button click); the returned function may be called from any
+    thread. Outside a server (a notebook kernel without a session) callbacks run directly.
+    """
+    import panel as pn
+    from panel.io.state import set_curdoc
+
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return lambda cb: cb()
+
+    def schedule(cb):
+        with set_curdoc(doc):
+            pn.state.execute(cb, schedule=True)
+
+    return schedule
+
+
+class Job(param.Parameterized):
+    """The explorer's background work: whether it runs, how far it is, what it says, what failed.
+
+    ``lock`` guards the engine: a job's work holds it, and readers on the event loop (the map's
+    model colouring, exports) take it without blocking or wait for it.
+    """
+
+    busy = param.Boolean(default=False, doc="Work is running.")
+    progress = param.Number(default=0.0, bounds=(0, 1), doc="Share of the work done.")
+    status = param.String(default="Ready: press Step to run one round.")
+    error = param.String(default="", doc="The last error, shown in the page.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.schedule = None  # the last scheduler a job ran with (a changed run proposes with it)
+        self._cancel = threading.Event()
+        self._thread = None
+
+    # ------------------------------------------------------------------ event-loop side
+    def current(self, gen) -> bool:
+        """True while ``gen`` is the generation of the running (or last) job."""
+        return gen == self.generation
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancel was asked for (the worker checks between runs)."""
+        return self._cancel.is_set()
+
+    def invalidate(self) -> None:
+        """Cancel the work and turn every result it still hands over into a no-op."""
+        self._cancel.set()
+        self.generation += 1
+
+    def begin(self, status) -> int:
+        """Mark work as started (synchronous work calls this too); returns its generation."""
+        self._cancel.clear()
+        with param.parameterized.batch_call_watchers(self):
+            self.error = ""
+            self.busy = True
+            self.progress = 0.0
+            self.status = status
+        return self.generation
+
+    def set_progress(self, gen, frac, status) -> None:
+        if self.current(gen):
+            with param.parameterized.batch_call_watchers(self):
+                self.progress = min(max(frac, 0.0), 1.0)
+                self.status = status
+
+    def finish(self, gen, status="", progress=None) -> None:
+        """The work of ``gen`` ended; ``status`` (capitalised) says how, ``progress`` (when
+        given) is where the bar stays."""
+        if self.current(gen):
+            with param.parameterized.batch_call_watchers(self):
+                self.busy = False
+                if progress is not None:
+                    self.progress = progress
+                if status:
+                    self.status = status[0].upper() + status[1:]
+
+    def fail(self, gen, err) -> None:
+        """Show ``err`` (an engine bug by its type and text, never a traceback)."""
+        if self.current(gen):
+            msg = str(err) if isinstance(err, ExplorerError) else f"{type(err).__name__}: {err}"
+            with param.parameterized.batch_call_watchers(self):
+                self.busy = False
+                self.error = msg
+                self.status = "Stopped on an error (see above); fix the setting and try again."
+
+    def reset(self, status) -> None:
+        """Forget the work: not busy, no error, ``status``."""
+        with param.parameterized.batch_call_watchers(self):
+            self.busy = False
+            self.progress = 0.0
+            self.error = ""
+            self.status = status
+
+    def cancel(self) -> None:
+        """Ask the worker to stop; it stops before the next run's round (within one round)."""
+        if self.busy:
+            self._cancel.set()
+            self.status = "Cancelling after the current run's round…"
+
+    def wait(self, timeout=None) -> None:
+        """Block until the worker thread ends (tests, notebooks)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ----------------------------------------------------------------- the worker thread
+    def run(self, what, work, schedule, *, locked=True) -> bool:
+        """Run ``work(gen)`` in a worker thread; it returns a callback (or None) for ``schedule``.
+
+        ``what`` is the status while it runs. With ``locked`` the work holds :attr:`lock`
+        throughout; otherwise it takes the lock itself (rounds: once per round, so readers get a
+        turn in between). Returns False (and sets :attr:`error`) when work is already running.
+        Errors land in :attr:`error`, never as a traceback.
+        """
+        if self.busy:
+            self.error = "Work is in progress: wait for it or press Pause/Cancel."
+            return False
+        self.schedule = schedule
+        gen = self.begin(what)
+
+        def target():
+            try:
+                if locked:
+                    with self.lock:
+                        result = work(gen)
+                else:
+                    result = work(gen)
+            except ExplorerError as err:
+                schedule(bind(self.fail, gen, err))
+                return
+            except Exception as err:  # an engine bug must not leave the page busy forever
+                schedule(bind(self.fail, gen, err))
+                raise
+            if result is not None:
+                schedule(result)
+
+        self._thread = threading.Thread(target=target, name="anchoral-work", daemon=True)
+        self._thread.start()
+        return True
