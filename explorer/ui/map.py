@@ -199,7 +199,7 @@ class MapView(pn.viewable.Viewer):
     def _queried(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         ids = rec.queried if rec is not None else np.empty(0, np.int64)
-        return self._points("queried", ids, rec, color=run_color(run or ""))
+        return self._points("queried", ids, rec, color=run_color(run) if run else None)
 
     def _preview(self, run, round_, layers, version, preview):
         p = preview
