@@ -62,6 +62,7 @@ def test_basic_auth_gets_a_cookie_secret_and_a_clear_text_note():
 @pytest.mark.parametrize("argv, message", [
     (["--ssl-certfile", "c.pem"], "--ssl-certfile and --ssl-keyfile go together"),
     (["--num-threads", "-1"], "--num-threads=-1 must be >= 0"),
+    (["--workers", "0"], "--workers=0 must be >= 1"),
 ])
 def test_bad_server_options_are_named(argv, message):
     with pytest.raises(ParameterError, match=message):

@@ -31,6 +31,10 @@ def add_arguments(parser):
                         help="threads that handle page events (default: none, the event loop); "
                         "for several processes use `panel serve apps/anchoral.py --num-procs N` "
                         "(docs/app.md, 'How to serve a class')")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="rounds (and commits, session opens) computed at once for all "
+                        "pages; more wait in line (default: $ANCHORAL_WORKERS or one per core, "
+                        "at most 4)")
     parser.add_argument("--show", action="store_true", help="open the app in a browser tab")
 
 
@@ -52,6 +56,8 @@ def server_options(args, env=None):
         raise ParameterError("--ssl-certfile and --ssl-keyfile go together: give both or neither")
     if args.num_threads is not None and args.num_threads < 0:
         raise ParameterError(f"--num-threads={args.num_threads} must be >= 0")
+    if args.workers is not None and args.workers < 1:
+        raise ParameterError(f"--workers={args.workers} must be >= 1")
     opts = dict(port=args.port, address=args.address, websocket_origin=origins or None)
     if auth:
         opts["basic_auth"] = auth
@@ -106,6 +112,10 @@ def run(args) -> int:
     pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
     if args.num_threads is not None:
         pn.config.nthreads = args.num_threads
+    if args.workers is not None:
+        from explorer.ui.jobs import set_workers
+
+        set_workers(args.workers)
     prepared = load_prepared(opts["source"], **opts["load"])
     if opts["session"]:
         from explorer.ui.serving import ensure_session

@@ -315,7 +315,7 @@ class ExplorerState(param.Parameterized):
 
     def _compute_round(self, gen, schedule, i=0, n=1):
         """One round of every run (worker thread). Touches only the experiment; returns records."""
-        with self.job.lock:
+        with self.job.slot(gen, schedule), self.job.lock:
             if self.experiment is None:
                 self.build()
             exp = self.experiment
