@@ -123,10 +123,13 @@ def run(args) -> int:
         ensure_session(opts["session"], prepared, opts)
         print(f"session {opts['session']}: resumed in every page that opens", flush=True)
 
+    # a network server lets pages choose session directories only under --session-root
+    root = opts["session_root"] or (None if args.address in LOCAL else False)
+
     def page():
         return ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
                            load_options=opts["load"], session_dir=opts["session"],
-                           **opts["settings"]).template()
+                           session_root=root, **opts["settings"]).template()
 
     for line in warnings:
         print(line, file=sys.stderr, flush=True)

@@ -64,6 +64,10 @@ class ExplorerApp(pn.viewable.Viewer):
         How ``dataset`` was loaded (columns, embeddings, index): stored in saved sessions.
     session_dir : str, optional
         A session directory to open (resume) when the page loads (``anchoral serve --session``).
+    session_root : str, None or False
+        Where the page's Session card may open or save directories: ``None`` anywhere (a local
+        server), a directory (``--session-root``), ``False`` nowhere (a network server without
+        a root). See :func:`explorer.ui.sessions.session_path`.
     **settings
         Initial values of :class:`ExplorerState` settings (``filters``, ``query_size``, ...).
     """
@@ -71,10 +75,11 @@ class ExplorerApp(pn.viewable.Viewer):
     state = param.ClassSelector(class_=ExplorerState)
 
     def __init__(self, prepared, *, datasets=None, dataset="sample", experiment_factory=None,
-                 load_options=None, session_dir=None, **settings):
+                 load_options=None, session_dir=None, session_root=None, **settings):
         super().__init__(state=ExplorerState(prepared, experiment_factory=experiment_factory,
                                              **settings))
         self._session_dir = session_dir
+        self._session_root = session_root
         self._factory = experiment_factory
         self._settings = settings
         self._load_options = dict(load_options or {})
@@ -96,13 +101,14 @@ class ExplorerApp(pn.viewable.Viewer):
         if getattr(ctx, "server_context", None) is None:
             return  # the server's warm-up page: no browser, and nothing would release a lock
         if self._session_dir:
-            sessions.open_session(st, self._session_dir, make_scheduler())
+            sessions.open_session(st, self._session_dir, make_scheduler(), typed=False)
         elif st.annotate_data:
             st.start(1, make_scheduler())  # the first batch to label
 
     def _build(self):
         st = self.state
         st.source = self._dataset
+        st.session_root = self._session_root  # where the page may open or save sessions
         st.load_options = {k: v for k, v in self._load_options.items() if k != "minority"}
         self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
