@@ -27,6 +27,7 @@ RECOVER = {
                     "kept in labels.parquet)",
     "rounds.parquet": "delete it: it is rebuilt from labels.parquet on the next save",
     "queries.parquet": "delete it: it is rebuilt from labels.parquet on the next save",
+    "running.json": "delete it: it only notes work that a stopped server did not finish",
 }
 FILES = (*RECOVER, ".lock")
 
@@ -123,6 +124,48 @@ def read_table(directory, name, columns=()):
         raise SessionError(f"{f} is not a session table: columns {missing} are missing; "
                            f"{RECOVER[name]}")
     return df
+
+
+def note_running(directory, what, start_round, target_round) -> None:
+    """Note in ``running.json`` that ``what`` runs from ``start_round`` to ``target_round``.
+
+    Written before long work on a saved session and removed when it ends (:func:`clear_running`),
+    so a server killed in between leaves the note, and the next one to open the session can say
+    what was not done (:func:`interrupted`).
+    """
+    import datetime as dt
+
+    from ._io import write_atomic
+
+    doc = {"what": str(what), "start_round": int(start_round),
+           "target_round": int(target_round), "pid": os.getpid(),
+           "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    f = session_file(directory, "running.json")
+    write_atomic(f, lambda p: p.write_text(json.dumps(doc)))
+
+
+def clear_running(directory) -> None:
+    """Remove the note of :func:`note_running` (the work ended, finished or cancelled)."""
+    f = session_file(directory, "running.json")
+    f.unlink(missing_ok=True)
+
+
+def interrupted(directory, rounds_saved) -> str:
+    """What a stopped server left undone (``""`` when nothing), and forget the note.
+
+    ``rounds_saved`` is the number of rounds the session holds now (replayed from
+    ``labels.parquet``): rounds up to it were committed, the rest of the noted work was not.
+    """
+    doc = read_json(directory, "running.json")
+    if not isinstance(doc, dict):
+        return ""
+    clear_running(directory)
+    start, target = int(doc.get("start_round", 0)), int(doc.get("target_round", 0))
+    done = max(min(rounds_saved, target) - start, 0)
+    left = max(target - max(rounds_saved, start), 0)
+    return (f"the server stopped during \"{doc.get('what', 'work')}\" (started "
+            f"{doc.get('started', '?')} at round {start}): {done} of its rounds were saved, "
+            f"{left} were not run; press Run N to continue")
 
 
 def _first_line(err) -> str:

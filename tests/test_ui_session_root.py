@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -58,3 +59,26 @@ def test_a_network_server_without_a_root_lets_no_page_choose(pool, tmp_path):
     assert not save_session(st, str(tmp_path / "s"))
     assert "lets no page choose a session directory" in st.job.error
     assert not (tmp_path / "s").exists()
+
+
+def test_work_interrupted_by_a_dead_server_is_named_on_open(pool, tmp_path):
+    from explorer.session_files import note_running
+
+    st = state(pool, None, real=True)
+    st.step()
+    assert save_session(st, str(tmp_path / "s")), st.job.error
+    st.start(2, lambda cb: cb())
+    st.wait()
+    assert not (tmp_path / "s" / "running.json").exists()  # finished work leaves no note
+    # a server killed during "Run 10 rounds" begun at round 3, after saving round 3 only
+    note_running(tmp_path / "s", "Run 10 rounds", 2, 12)
+    st.close()
+    again = state(pool, None, real=True)
+    open_session(again, str(tmp_path / "s"), lambda cb: cb())
+    again.wait()
+    assert again.job.error == "" and again.n_done == 3
+    assert re.search(r'the server stopped during "Run 10 rounds" \(started .* at round 2\): 1 of '
+                     r"its rounds were saved, 9 were not run; press Run N to continue",
+                     again.job.status), again.job.status
+    assert not (tmp_path / "s" / "running.json").exists()  # said once
+    again.close()

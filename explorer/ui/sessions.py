@@ -14,7 +14,7 @@ from pathlib import Path
 import param
 
 from ..exceptions import ExplorerError, ParameterError, SessionError, SessionLockedError
-from ..session_files import resolve_session_dir
+from ..session_files import interrupted, resolve_session_dir
 from ..registry import FILTERS
 from ..store import check_dataset, data_spec_of, read_manifest
 from .engine import EngineDriver
@@ -171,6 +171,11 @@ def _opened(state, gen, driver, history, doc, hand, prop, pending, path):
         state.version += 1
         state.stale = False
     note = f" (settings the page cannot show: {', '.join(unshown)})" if unshown else ""
+    try:
+        lost = interrupted(path, state.n_done)
+    except ExplorerError as err:  # a damaged note: say so, the session itself is fine
+        lost = str(err)
+    note += f". Note: {lost}" if lost else ""
     state.job.finish(gen, f"Opened session {path}: {n} recorded run-rounds{note}.", progress=0.0)
     if prop is not None:
         state.show_proposal(gen, prop, pending or {},

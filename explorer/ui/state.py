@@ -21,6 +21,7 @@ import param
 
 from ..exceptions import ExplorerError, ParameterError
 from ..registry import ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, names
+from ..session_files import clear_running, note_running
 from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
@@ -288,16 +289,25 @@ class ExplorerState(param.Parameterized):
             job.fail(job.generation, err)
             return False
 
+        saved_in = self.experiment.session_path if self.experiment is not None else None
+        first = self.n_done
+
         def work(gen):
             t0, done = time.perf_counter(), 0
-            for i in range(n_rounds):
-                if job.cancelled:
-                    break
-                records = self._compute_round(gen, schedule, i, n_rounds)
-                if records is None:  # cancelled between runs
-                    break
-                done += 1
-                schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+            if saved_in:  # a killed server leaves this note: the next one says what was lost
+                note_running(saved_in, f"Run {n_rounds} rounds", first, first + n_rounds)
+            try:
+                for i in range(n_rounds):
+                    if job.cancelled:
+                        break
+                    records = self._compute_round(gen, schedule, i, n_rounds)
+                    if records is None:  # cancelled between runs
+                        break
+                    done += 1
+                    schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+            finally:
+                if saved_in:
+                    clear_running(saved_in)
             why = "cancelled" if job.cancelled else "done"
             return bind(job.finish, gen, f"{why}: {done} round{'s' * (done != 1)} in "
                                          f"{time.perf_counter() - t0:.1f} s")
