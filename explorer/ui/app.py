@@ -47,6 +47,21 @@ def load_prepared(source="sample", text_col="text", label_col="label", minority=
                    index=index, progress=False)
 
 
+def _after_load(view):
+    """``view``, built after the page first shows when served (the map comes first).
+
+    A class opening one server at once gets every page's map before any page's plots and table:
+    each page's first document is smaller, and the rest follows on the page's load event.
+    ``ANCHORAL_DEFER_LOAD=0`` builds everything at once (to measure the difference).
+    """
+    import os
+
+    if pn.state.curdoc is None or pn.state.curdoc.session_context is None or \
+            os.environ.get("ANCHORAL_DEFER_LOAD", "1") == "0":
+        return view
+    return pn.panel(lambda: view, defer_load=True, sizing_mode="stretch_width")
+
+
 class ExplorerApp(pn.viewable.Viewer):
     """The whole explorer for one session.
 
@@ -137,13 +152,13 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.Row(self.queue, self.map, sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
-            self.fork_preview,
+            _after_load(self.fork_preview),
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
-            self.curves,
+            _after_load(self.curves),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
-            self.table,
+            _after_load(self.table),
         ]
 
     # ------------------------------------------------------------------------- datasets
