@@ -4,8 +4,9 @@ Work runs off the event loop and hands every result back through ``schedule(call
 runs the callback where the views live (:func:`make_scheduler`: the session's event loop; tests
 pass a direct call). Heavy work of every session of the process shares :data:`SLOTS`, a bounded
 number of workers (:func:`set_workers`, ``anchoral serve --workers``): a class pressing Run N at
-once queues its rounds instead of starving the event loop that serves every page. Each job carries a *generation*: :meth:`Job.invalidate` (Reset, a newly
-opened session) bumps it, and a callback of an older generation changes nothing. No Panel import
+once queues its rounds instead of starving the event loop that serves every page. Each job
+carries a *generation*: :meth:`Job.invalidate` (Reset, a newly opened session) bumps it, and a
+callback of an older generation changes nothing. No Panel import
 at module level: :func:`make_scheduler` imports it when a page calls it.
 """
 
