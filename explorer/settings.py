@@ -70,3 +70,13 @@ def check_settings(runs, *, model="lr", query_size=25, init_size=100, init_per_m
                temperature=check_float("temperature", temperature, 0),
                n_rounds=None if n_rounds is None else check_int("rounds", n_rounds))
     return out
+
+
+def experiment_kwargs(settings, dataset=None) -> dict:
+    """The :class:`~explorer.experiment.Experiment` keyword arguments among ``settings`` (an app's
+    or a CLI's; other keys are ignored), with ``mode`` set from ``dataset`` when given: annotate
+    when some row lacks a gold label (:attr:`~explorer.data.Dataset.fully_labelled`)."""
+    out = {k: settings[k] for k in SETTINGS if k in settings}
+    if dataset is not None:
+        out["mode"] = "simulate" if dataset.fully_labelled else "annotate"
+    return out

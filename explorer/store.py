@@ -159,8 +159,8 @@ class Session:
         True when :func:`open_session` replayed a saved session.
     """
 
-    def __init__(self, path, experiment, data_spec=None, settings=None, runs_spec=None,
-                 meta=None, readonly=False):
+    def __init__(self, path, experiment, data_spec=None, settings=None, meta=None,
+                 readonly=False):
         self.path = None if path is None else Path(path)
         self.experiment = experiment
         self.data_spec = dict(data_spec or {})
@@ -171,7 +171,6 @@ class Session:
         self._pending = {}  # run key -> {id (str): label name or None}
         self._lock = None
         self.created = _now()
-        del runs_spec  # derived from the experiment's runs (see runs_spec)
 
     @classmethod
     def in_memory(cls, experiment, data_spec=None, settings=None, meta=None) -> Session:

@@ -119,7 +119,8 @@ def test_every_library_module_has_a_docstring_and_fits_600_lines():
 
 #: the UI modules that hold state and must import without Panel (a notebook or a test uses them;
 #: ``jobs.make_scheduler`` imports Panel inside the function, when a page calls it)
-UI_STATE = ("records", "driver", "jobs", "queue_state", "state", "sessions", "branching",
+UI_STATE = ("records", "driver", "jobs", "queue_state", "settings_state", "state", "sessions",
+            "branching",
             "engine", "serving", "synthetic")
 
 

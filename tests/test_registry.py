@@ -51,3 +51,15 @@ def test_labels_and_help_text():
     assert registry.label(registry.FILTERS, "full") == "Full pool"
     assert registry.label(registry.FILTERS, "other") == "other"
     assert registry.help_text(registry.SAMPLING) == "topk or softmax"
+
+
+def test_experiment_kwargs_keeps_settings_and_sets_the_mode():
+    from types import SimpleNamespace
+
+    from explorer.settings import experiment_kwargs
+
+    app = {"model": "mlp", "minority_only": True, "filters": ["full"], "layers": ("labelled",)}
+    assert experiment_kwargs(app) == {"model": "mlp", "minority_only": True}
+    gold = SimpleNamespace(fully_labelled=True)
+    assert experiment_kwargs(app, gold)["mode"] == "simulate"
+    assert experiment_kwargs(app, SimpleNamespace(fully_labelled=False))["mode"] == "annotate"

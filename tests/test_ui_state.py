@@ -31,7 +31,8 @@ def direct(cb):
 
 def test_state_module_imports_no_panel():
     code = ("import sys, explorer.ui.records, explorer.ui.driver, explorer.ui.jobs, "
-            "explorer.ui.queue_state, explorer.ui.state, explorer.ui.sessions, "
+            "explorer.ui.queue_state, explorer.ui.settings_state, explorer.ui.state, "
+            "explorer.ui.sessions, "
             "explorer.ui.branching, explorer.ui.engine, explorer.ui.serving; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
@@ -170,6 +171,7 @@ def test_chosen_minority_classes_do_not_touch_the_shared_pool(pool):
 def test_run_labels_and_colours_are_shared():
     assert run_label("anchoral/entropy") == "AnchorAL · entropy"
     assert run_color("anchoral/badge") == run_color("anchoral/entropy") != run_color("full/x")
+    assert run_color(None) == run_color("") == "#444444"  # no run selected yet
 
 
 def test_synthetic_source_is_validated():
@@ -222,8 +224,8 @@ def test_preview_changes_nothing_and_fork_adds_a_run(pool):
     assert branching.preview_next(st, direct, None, n_anchors=3)
     st.wait()
     p = st.preview
-    assert p["run"] == "anchoral/entropy" and p["round"] == 3 and 0 < len(p["subpool"]) <= 300
-    assert sum(p["mix"].values()) == len(p["subpool"]) and p["by"] == "gold"
+    assert p.run == "anchoral/entropy" and p.round == 3 and 0 < len(p.subpool) <= 300
+    assert sum(p.mix.values()) == len(p.subpool) and p.by == "gold"
     assert st.experiment.run("anchoral/entropy").proposal is before and st.rounds_of() == 2
     st.round = 1
     assert branching.fork(st, direct, "random", n_anchors=5)

@@ -1,7 +1,7 @@
 """The explorer's user interface.
 
-The state modules (``records``, ``driver``, ``jobs``, ``queue_state``, ``state``, ``sessions``,
-``branching``, ``engine``, ``serving``) import no Panel; the others are Panel Viewers over the
+The state modules (``records``, ``driver``, ``jobs``, ``queue_state``, ``settings_state``,
+``state``, ``sessions``, ``branching``, ``engine``, ``serving``) import no Panel; the others are Panel Viewers over the
 state. Import lazily so ``from explorer.ui.state import ExplorerState`` stays light::
 
     from explorer.ui import ExplorerApp, load_prepared

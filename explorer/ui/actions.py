@@ -161,9 +161,9 @@ def _preview_text(p) -> str:
         return ('<div style="font-size:12px;color:#666">Preview: what these settings would '
                 "retrieve next, without changing the session. Fork: a new run from the round "
                 "on the map.</div>")
-    total = sum(p["mix"].values()) or 1
-    mix = " · ".join(f"{html.escape(k)} {v:,} ({v / total:.0%})" for k, v in p["mix"].items())
-    return (f'<div style="font-size:13px">Preview of round {p["round"]} of '
-            f'{html.escape(run_label(p["run"]))} (nothing changed): subpool '
-            f'<b>{len(p["subpool"]):,}</b> rows, {len(p["anchors"])} anchors; class mix by '
-            f'{p["by"]} label: {mix}. Shown on the map as cyan rings.</div>')
+    total = sum(p.mix.values()) or 1
+    mix = " · ".join(f"{html.escape(k)} {v:,} ({v / total:.0%})" for k, v in p.mix.items())
+    return (f'<div style="font-size:13px">Preview of round {p.round} of '
+            f'{html.escape(run_label(p.run))} (nothing changed): subpool '
+            f'<b>{len(p.subpool):,}</b> rows, {len(p.anchors)} anchors; class mix by '
+            f'{p.by} label: {mix}. Shown on the map as cyan rings.</div>')

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from .jobs import bind
 from ..runs import RunKey
-from .records import run_label
+from .jobs import bind
+from .records import Preview, ids_of, run_label
 from .state import ExplorerState
 
 
@@ -47,18 +45,16 @@ def preview_next(state: ExplorerState, schedule, strategy=None, **params) -> boo
     def work(gen):
         t0 = time.perf_counter()
         sel, mix = engine.preview(run, strategy, **params)
-        info = {"run": run, "round": state.rounds_of(run) + 1,
-                "subpool": np.asarray(sel.subpool, np.int64).copy(),
-                "anchors": np.asarray(sel.anchors, np.int64).copy(),
-                "queried": np.asarray(sel.ids, np.int64).copy(), "mix": dict(mix),
-                "by": "predicted" if engine.mode == "annotate" else "gold",
-                "seconds": time.perf_counter() - t0}
+        info = Preview(run=run, round=state.rounds_of(run) + 1, subpool=ids_of(sel.subpool),
+                       anchors=ids_of(sel.anchors), queried=ids_of(sel.ids), mix=dict(mix),
+                       by="predicted" if engine.mode == "annotate" else "gold",
+                       seconds=time.perf_counter() - t0)
 
         def done():
             if state.job.current(gen):
                 state.preview = info
-                state.job.finish(gen, f"Preview of round {info['round']}: subpool "
-                                      f"{len(info['subpool']):,} rows (nothing changed).")
+                state.job.finish(gen, f"Preview of round {info.round}: subpool "
+                                      f"{len(info.subpool):,} rows (nothing changed).")
         return done
 
     return state.job.run("Previewing the next round…", work, schedule)

@@ -158,6 +158,8 @@ class MapControls(pn.viewable.Viewer):
             st.round = min(int(event.new), st.last_round())
 
     def _sync(self, *events):
+        # a watcher, not bound references: a two-way sync whose order matters (options before
+        # value, the player's end before its value)
         st = self.state
         options = {run_label(k): k for k in st.runs}
         if self.run.options != options:

@@ -11,16 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..settings import SETTINGS as SESSION_SETTINGS
+from ..settings import experiment_kwargs
 from .records import RoundRecord, ids_of
-
-
-def experiment_settings(prepared, settings) -> dict:
-    """The :class:`~explorer.experiment.Experiment` keyword arguments among the app's settings
-    (the app's own, such as ``filters`` or ``label_by_hand``, are left out), with the mode."""
-    out = {k: v for k, v in settings.items() if k in SESSION_SETTINGS and k != "mode"}
-    out["mode"] = "simulate" if prepared.dataset.fully_labelled else "annotate"
-    return out
 
 
 class EngineDriver:
@@ -44,7 +36,7 @@ class EngineDriver:
             from ..experiment import Experiment
             from ..store import Session
 
-            kwargs = experiment_settings(prepared, settings)
+            kwargs = experiment_kwargs(settings, prepared.dataset)
             experiment = Experiment(prepared, [(f, strategy) for f in filters], **kwargs)
             session = Session.in_memory(experiment, settings=kwargs)
         self.session = session

@@ -67,10 +67,9 @@ class LabelQueue(pn.viewable.Viewer):
         self.header = pn.pane.HTML(pn.bind(self._header, *deps), margin=(0, 10),
                                    sizing_mode="stretch_width",
                                    css_classes=["anchoral-queue-header"])
+        # a percentage (max fixed): a bound max and value could arrive in either order
         self.progress = w.Progress(
-            max=pn.bind(lambda prop: max(len(q.queue_ids()), 1), q.param.proposal),
-            value=pn.bind(lambda prop, given: sum(1 for i in q.queue_ids() if int(i) in given),
-                          q.param.proposal, q.param.given),
+            max=100, value=pn.bind(self._done_percent, q.param.proposal, q.param.given),
             height=12, sizing_mode="stretch_width", bar_color="success")
         self.text = pn.pane.HTML(pn.bind(self._text, *deps), sizing_mode="stretch_width",
                                  margin=(5, 10), css_classes=["anchoral-queue-text"])
@@ -128,6 +127,10 @@ class LabelQueue(pn.viewable.Viewer):
             st.queue.back()
         elif k.isdigit() and 1 <= int(k) <= min(len(self._classes), MAX_KEYS):
             self._label(self._classes[int(k) - 1])
+
+    def _done_percent(self, prop, given) -> int:
+        ids = self.state.queue.queue_ids()
+        return round(100 * sum(1 for i in ids if int(i) in given) / max(len(ids), 1))
 
     def _position(self):
         """(record of the batch, its ids, the position shown); the record is None without one."""

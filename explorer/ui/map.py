@@ -199,11 +199,11 @@ class MapView(pn.viewable.Viewer):
     def _queried(self, run, round_, layers, version, preview):
         rec = self.state.record(run, round_)
         ids = rec.queried if rec is not None else np.empty(0, np.int64)
-        return self._points("queried", ids, rec, color=run_color(run) if run else None)
+        return self._points("queried", ids, rec, color=run_color(run))
 
     def _preview(self, run, round_, layers, version, preview):
-        p = preview
-        ids = p["subpool"] if p is not None and p["run"] == run else np.empty(0, np.int64)
+        ids = preview.subpool if preview is not None and preview.run == run else \
+            np.empty(0, np.int64)
         return self._points("preview", ids)
 
     def _links(self, run, round_, layers, version, preview):

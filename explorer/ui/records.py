@@ -45,13 +45,19 @@ def run_label(key) -> str:
     return label
 
 
+#: the colour of no run (nothing selected yet) and of an unknown filter
+NO_RUN_COLOR = "#444444"
+
+
 def run_color(key) -> str:
     """A run's colour, shared by the map and every comparison plot; a fork gets its own."""
+    if not key:
+        return NO_RUN_COLOR
     k = key if isinstance(key, RunKey) else RunKey.parse(key)
     if k.is_fork:
         return FORK_COLORS[zlib.crc32(str(k).encode()) % len(FORK_COLORS)]
     entry = FILTERS.get(k.filter)
-    return entry.color if entry is not None else "#444444"
+    return entry.color if entry is not None else NO_RUN_COLOR
 
 
 def filter_color(name: str) -> str:
@@ -130,3 +136,22 @@ class RoundRecord:
     labels: np.ndarray | None = None
     label_source: str = "oracle"
     proposed: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """What the next round of ``run`` would select with other settings (nothing changed).
+
+    ``subpool``, ``anchors``, ``queried`` are int64 id arrays; ``mix`` counts the subpool's rows
+    per class name, ``by`` ``"gold"`` labels (simulation) or ``"predicted"`` ones (annotate
+    mode); ``seconds`` is how long the selection took.
+    """
+
+    run: str
+    round: int
+    subpool: np.ndarray
+    anchors: np.ndarray
+    queried: np.ndarray
+    mix: dict
+    by: str
+    seconds: float

@@ -76,7 +76,7 @@ def ensure_session(path, prepared, opts) -> str:
     another dataset: :func:`explorer.store.check_dataset`) before the server starts.
     """
     from ..store import check_dataset, create_session, data_spec_of, read_manifest
-    from .engine import experiment_settings
+    from ..settings import experiment_kwargs
 
     p = Path(path)
     if (p / "session.json").exists():
@@ -88,7 +88,7 @@ def ensure_session(path, prepared, opts) -> str:
                         load.get("index", "auto"))
     st = opts["settings"]
     runs = [(f, st["strategy"]) for f in st["filters"]]
-    create_session(p, prepared, spec, runs, **experiment_settings(prepared, st)).close()
+    create_session(p, prepared, spec, runs, **experiment_kwargs(st, prepared.dataset)).close()
     return str(p)
 
 

@@ -16,10 +16,12 @@ import param
 from ..exceptions import ExplorerError, ParameterError, SessionError, SessionLockedError
 from ..session_files import interrupted, resolve_session_dir
 from ..registry import FILTERS
+from ..runs import RunKey
 from ..store import check_dataset, data_spec_of, read_manifest
 from .engine import EngineDriver
 from .jobs import bind
-from .state import SETTINGS, ExplorerState
+from .settings_state import SETTINGS
+from .state import ExplorerState
 
 #: seconds :func:`open_session` waits for a session's writer lock (a reloaded tab's old page
 #: gives it back within seconds)
@@ -146,7 +148,7 @@ def _opened(state, gen, driver, history, doc, hand, prop, pending, path):
         driver.close()
         return
     stored = doc["settings"]
-    roots = [r for r in doc["runs"] if not r.get("parent")]
+    roots = [k for k in map(RunKey.parse, driver.runs) if not k.is_fork]
     unshown = []
     with state.quietly(), param.parameterized.batch_call_watchers(state):
         for name in SETTINGS:
@@ -155,11 +157,11 @@ def _opened(state, gen, driver, history, doc, hand, prop, pending, path):
                     setattr(state, name, stored.get(name))
                 except ValueError:  # a value the page cannot show; the session keeps it
                     unshown.append(f"{name}={stored.get(name)!r}")
-        filters = [r["filter"] for r in roots if r["filter"] in FILTERS]
+        filters = [k.filter for k in roots if k.filter in FILTERS]
         if filters:
             state.filters = list(dict.fromkeys(filters))
-        if roots and roots[0]["strategy"] in state.param.strategy.objects:
-            state.strategy = roots[0]["strategy"]
+        if roots and roots[0].strategy in state.param.strategy.objects:
+            state.strategy = roots[0].strategy
         state.label_by_hand = hand and not state.annotate_data
     state.experiment = driver
     state.adopt(driver, history)

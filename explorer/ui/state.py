@@ -1,6 +1,8 @@
 """The explorer's state for one browser session: settings, the map's run and round, the recorded rounds.
 
-One ``param.Parameterized`` root, no Panel, holding two sub-objects: :class:`~explorer.ui.jobs.Job`
+One ``param.Parameterized`` root, no Panel: the settings
+(:class:`~explorer.ui.settings_state.SettingsState`, its base) and two sub-objects,
+:class:`~explorer.ui.jobs.Job`
 (the worker thread with its busy / progress / status / error) and
 :class:`~explorer.ui.queue_state.LabelQueueState` (the batch a person labels). Views (``map.py``,
 ``curves.py``, ``controls.py``, ``labelling.py``, ``actions.py``, ``table.py``) read it and
@@ -12,7 +14,6 @@ passed in and never mutated. The engine is any :class:`~explorer.ui.driver.Exper
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import time
 
@@ -20,24 +21,19 @@ import numpy as np
 import param
 
 from ..exceptions import ExplorerError, ParameterError
-from ..registry import ANCHOR_STRATEGIES, FILTERS, MODELS, SAMPLING, names
 from ..session_files import clear_running, note_running
 from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
 from .queue_state import LabelQueueState
-from .records import (STRATEGY_CHOICES, RoundRecord, class_colors, ids_of, run_key, run_label,
-                      snippet)
+from .records import Preview, RoundRecord, class_colors, ids_of, run_key, run_label, snippet
+from .settings_state import SETTINGS, SettingsState
 
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", "probability", "uncertainty")
-#: the experiment settings (a change after the first round marks the state stale)
-SETTINGS = ("minority", "model", "strategy", "filters", "n_anchors", "anchor_strategy",
-            "n_neighbors", "subpool_size", "sampling", "minority_only", "query_size",
-            "init_size", "seed", "label_by_hand")
 
 
-class ExplorerState(param.Parameterized):
+class ExplorerState(SettingsState):
     """The state of one explorer session over one prepared pool.
 
     Parameters
@@ -50,32 +46,10 @@ class ExplorerState(param.Parameterized):
         stand-in here.
     """
 
-    # --- experiment settings (applied by Reset; the first Step builds the experiment) -------
-    minority = param.ListSelector(default=[], objects=[], doc="Minority class name(s).")
-    model = param.Selector(default="lr", objects=list(names(MODELS)), doc="Classifier.")
-    strategy = param.Selector(default="entropy", objects=list(STRATEGY_CHOICES),
-                              doc="Base strategy.")
-    filters = param.ListSelector(default=["anchoral", "full"], objects=list(names(FILTERS)),
-                                 doc="Pool filters to compare, one run each.")
-    n_anchors = param.Integer(default=10, doc="AnchorAL anchors per class.")
-    anchor_strategy = param.Selector(default="kmeans++", objects=list(names(ANCHOR_STRATEGIES)))
-    n_neighbors = param.Integer(default=50, doc="k: neighbours retrieved per anchor (AnchorAL, SEALS).")
-    subpool_size = param.Integer(default=None, allow_None=True,
-                                 doc="M: subpool size (AnchorAL, RandSub); empty = the engine's default.")
-    sampling = param.Selector(default="topk", objects=list(names(SAMPLING)),
-                              doc="Keep the top-M retrieved instances or sample M by softmax.")
-    minority_only = param.Boolean(default=False, doc="Take anchors from minority classes only.")
-    query_size = param.Integer(default=25, doc="Instances queried per round and run.")
-    init_size = param.Integer(default=100, doc="Initial labelled set size.")
-    n_rounds = param.Integer(default=10, doc="Rounds run by 'Run N rounds'.")
-    seed = param.Integer(default=0, doc="Seed of every random step.")
-    label_by_hand = param.Boolean(default=False, doc="Label the queried points yourself even "
-                                  "though the data has gold labels (agreement is shown).")
-
     # --- the session directory, the preview -----------------------------------------------
     session_dir = param.String(default="", doc="Session directory every round is saved to.")
-    preview = param.Parameter(default=None, doc="The last preview: dict(run, round, subpool, "
-                              "anchors, queried, mix, by) or None.")
+    preview = param.ClassSelector(class_=Preview, default=None, allow_None=True,
+                                  doc="The last preview of a next round, or None.")
 
     # --- what the map shows ------------------------------------------------------------------
     run = param.Selector(default=None, objects=[], allow_None=True, doc="Run shown on the map.")
@@ -95,14 +69,11 @@ class ExplorerState(param.Parameterized):
 
     def __init__(self, prepared, experiment_factory=None, **params):
         ds = prepared.dataset
-        self.param.minority.objects = list(ds.classes)
-        params.setdefault("minority", [ds.classes[c] for c in ds.minority])
         user = params.pop("user", None) or os.environ.get("USER") or "annotator"
-        super().__init__(job=Job(), **params)
+        super().__init__(prepared, job=Job(), **params)
         self.queue = LabelQueueState(ds, self.job, engine=lambda: self.experiment,
                                      recorded=self.record_rounds, proposed=self.show_proposal,
                                      user=user)
-        self.prepared = prepared
         self._factory = experiment_factory or EngineDriver
         self.experiment: ExperimentDriver | None = None
         self.history: dict[str, list[RoundRecord]] = {}
@@ -115,13 +86,6 @@ class ExplorerState(param.Parameterized):
         self.param.watch(self._settings_changed, list(SETTINGS))
         self.param.watch(self._run_changed, "run")
 
-    # ----------------------------------------------------------------------------- settings
-    @property
-    def settings(self) -> dict:
-        """The experiment settings as a plain dict."""
-        return {name: (list(v) if isinstance(v := getattr(self, name), list) else v)
-                for name in SETTINGS}
-
     @contextlib.contextmanager
     def quietly(self):
         """Change settings without marking the state stale (restoring a session's settings)."""
@@ -131,56 +95,11 @@ class ExplorerState(param.Parameterized):
         finally:
             self._quiet = False
 
+    # ------------------------------------------------------------------------- settings
     def _settings_changed(self, *events):
         if self.experiment is not None and not self._quiet:
             self.stale = True
             self.job.status = "Settings changed: press Reset to start over with them."
-
-    def validate(self) -> None:
-        """Check the settings against the pool; raise :class:`ParameterError` with the fix."""
-        n = self.prepared.dataset.n
-        for name in ("n_anchors", "n_neighbors", "subpool_size", "query_size", "init_size",
-                     "n_rounds"):
-            value = getattr(self, name)
-            if value is None and name == "subpool_size":
-                continue
-            if value is None or value < 1:
-                raise ParameterError(f"{name}={value} must be >= 1; enter a positive number")
-        if not self.filters:
-            raise ParameterError("filters=[] must name at least one filter to compare; "
-                                 f"tick one of {', '.join(FILTERS)}")
-        if not self.minority:
-            raise ParameterError("minority=[] must name at least one minority class; "
-                                 f"choose from {', '.join(self.prepared.dataset.classes)}")
-        if len(self.minority) >= self.prepared.dataset.n_classes:
-            raise ParameterError(f"minority={self.minority} names every class; leave at least "
-                                 "one majority class")
-        if self.n_neighbors >= n:
-            raise ParameterError(f"n_neighbors={self.n_neighbors} must be smaller than the pool "
-                                 f"({n:,} rows); choose k < {n}")
-        if self.init_size + self.query_size >= n:
-            raise ParameterError(f"init_size={self.init_size} + query_size={self.query_size} "
-                                 f"must be smaller than the pool ({n:,} rows)")
-
-    @property
-    def prepared_for_settings(self):
-        """The shared pool, with the chosen minority classes when they differ (a shallow copy)."""
-        ds = self.prepared.dataset
-        wanted = tuple(sorted(ds.classes.index(m) for m in self.minority))
-        if wanted == tuple(sorted(ds.minority)):
-            return self.prepared
-        dataset = dataclasses.replace(ds, minority=wanted, minority_inferred=False)
-        return dataclasses.replace(self.prepared, dataset=dataset)
-
-    @property
-    def annotate_data(self) -> bool:
-        """True when the data lacks gold labels for some rows: every batch is labelled by hand."""
-        return not self.prepared.dataset.fully_labelled
-
-    @property
-    def hand(self) -> bool:
-        """True when a person labels each batch (annotate data, or 'label by hand' ticked)."""
-        return self.annotate_data or self.label_by_hand
 
     # ------------------------------------------------------------------------ the experiment
     def _new_driver(self) -> ExperimentDriver:
