@@ -16,8 +16,19 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _free_port, curve_points, overlay_sizes, wait_until
-from .test_app import open_app, step
+from .conftest import _free_port, curve_points, drawn_pixels, overlay_sizes, wait_until
+from .test_app import step
+
+#: several pages load at once on a shared 2-core machine: wait for them, never sleep
+PATIENCE_MS = 600_000
+
+
+def open_app(page, url, path="sample"):
+    """Like ``test_app.open_app``, patient: N pages of one server are built one after another."""
+    page.goto(f"{url}/{path}", timeout=PATIENCE_MS)
+    expect(page.get_by_role("button", name="Step")).to_be_enabled(timeout=PATIENCE_MS)
+    wait_until(lambda: drawn_pixels(page) > 2000, timeout=PATIENCE_MS / 1000,
+               message="the map raster to draw")
 
 CLASS_TEXTS = [
     "<script>window.__xss = 'script'</script> free money now",
