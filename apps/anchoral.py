@@ -25,4 +25,5 @@ if pn.state.served:
         ensure_session(opts["session"], prepared, opts)
     ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
                 load_options=opts["load"], session_dir=opts["session"],
+                session_root=opts["session_root"],
                 **opts["settings"]).template().servable()

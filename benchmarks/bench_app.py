@@ -2,6 +2,7 @@
 
     python benchmarks/bench_app.py            # sample (cold start, Step) + 1M synthetic (pan/zoom, Step, RSS)
     python benchmarks/bench_app.py --quick    # sample + a 100k synthetic pool
+    python benchmarks/bench_app.py --concurrency 1,3,10,30   # a class opening one server at once
 
 Every measurement starts ``anchoral serve DATA`` in a subprocess on a free port (as a user would)
 and drives /usr/bin/chromium (never a downloaded browser) with the args of ``tests/ui/conftest.py``.
@@ -11,6 +12,9 @@ and drives /usr/bin/chromium (never a downloaded browser) with the args of ``tes
 * Step: click -> "round k of k" shown and the queried overlay drawn (AnchorAL vs full pool, LR).
 * pan/zoom: mouse wheel / drag on the map -> every datashader image replaced in the page.
 * peak RSS: the server process's ``VmHWM`` from ``/proc/PID/status`` after all of the above.
+* concurrency (``--concurrency``): N browser contexts (separate people) open the sample at the
+  same moment on a fresh server; time from that moment to each page's map drawn; then 5 of them
+  press Step at once: click -> their round shown; the others must stay at round 0; peak RSS.
 """
 
 from __future__ import annotations
@@ -112,12 +116,161 @@ def measure_big(n, rows):
     ]
 
 
+def _cpu_s(pid):
+    """CPU seconds (user + system) the process ``pid`` has used, from /proc."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _serve(*args, timeout_s=900):
+    """``anchoral serve ARGS`` on a free port; (process, url, seconds to listening)."""
+    import subprocess
+    import urllib.request
+
+    from conftest import _free_port
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "explorer.cli", "serve", *args, "--port", str(port),
+           "--address", "127.0.0.1"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico", timeout=30)
+            break
+        except OSError as err:
+            if getattr(err, "code", None) is not None:  # any HTTP answer: it listens
+                break
+            if proc.poll() is not None or time.perf_counter() - t0 > timeout_s:
+                proc.kill()
+                raise RuntimeError("the server did not start") from err
+            time.sleep(0.2)
+    return proc, f"http://127.0.0.1:{port}/", time.perf_counter() - t0
+
+
+def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
+    """N contexts on one fresh ``anchoral serve sample``: time to map, Step latency, RSS."""
+    import os
+
+    from conftest import drawn_pixels, overlay_sizes
+    from measure_app import browser
+    from playwright.sync_api import sync_playwright
+
+    extra = ["--workers", str(workers)] if workers else []
+    proc, url, t_server = _serve("sample", *extra)
+    load_before = os.getloadavg()
+    cpu0 = _cpu_s(proc.pid)
+    try:
+        with sync_playwright() as pw:
+            b = browser(pw)
+            pages = []
+            for _ in range(n):
+                ctx = b.new_context(viewport={"width": 1400, "height": 1100})
+                pages.append(ctx.new_page())
+            t0 = time.perf_counter()
+            for pg in pages:  # all at once: do not wait for one page before the next
+                pg.goto(url, wait_until="commit", timeout=deadline_s * 1000)
+            drawn = [None] * n
+            while None in drawn and time.perf_counter() - t0 < deadline_s:
+                for i, pg in enumerate(pages):
+                    if drawn[i] is None:
+                        try:
+                            if drawn_pixels(pg) > 2000:
+                                drawn[i] = time.perf_counter() - t0
+                        except Exception:  # page not ready yet (no map element)
+                            pass
+                time.sleep(0.05)
+            cpu_maps = _cpu_s(proc.pid) - cpu0
+            steps, untouched, cpu_steps = [], None, None
+            k = min(n_steps, n)
+            ready = [pg for pg, t in zip(pages, drawn) if t is not None]
+            if len(ready) >= k:
+                for pg in ready[:k]:  # wait until the Step buttons are live
+                    pg.get_by_role("button", name="Step").wait_for(timeout=deadline_s * 1000)
+                starts = []
+                for pg in ready[:k]:
+                    starts.append(time.perf_counter())
+                    pg.get_by_role("button", name="Step").click(timeout=deadline_s * 1000)
+                done = [None] * k
+                pat = re.compile(r"round 1 of 1$")
+                while None in done and time.perf_counter() - starts[0] < deadline_s:
+                    for i, pg in enumerate(ready[:k]):
+                        if done[i] is None and overlay_sizes(pg).get("Queried", 0) > 0 and \
+                                pg.get_by_text(pat).count():
+                            done[i] = time.perf_counter() - starts[i]
+                    time.sleep(0.05)
+                steps = done
+                cpu_steps = _cpu_s(proc.pid) - cpu0 - cpu_maps
+                untouched = all(overlay_sizes(pg).get("Queried", 0) == 0 for pg in ready[k:])
+            b.close()
+        mem = peak_rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    got = [t for t in drawn if t is not None]
+    stepped = [t for t in steps if t is not None]
+    rows.append({
+        "sessions": n, "workers": workers or "default",
+        "server start (s)": t_server,
+        "maps drawn": f"{len(got)}/{n}",
+        "time to map, median (s)": statistics.median(got) if got else None,
+        "time to map, max (s)": max(got) if got else None,
+        "steps at once": len(steps),
+        "Step latency, median (s)": statistics.median(stepped) if stepped else None,
+        "Step latency, max (s)": max(stepped) if stepped else None,
+        "others unchanged": untouched,
+        "server CPU per page (s)": cpu_maps / n,
+        "server CPU for the Steps (s)": cpu_steps,
+        "deferred plots": os.environ.get("ANCHORAL_DEFER_LOAD", "1") != "0",
+        "peak RSS (MiB)": mem.get("VmHWM"),
+        "loadavg before": round(load_before[0], 1), "loadavg after": round(os.getloadavg()[0], 1),
+        "all maps": got, "all steps": steps,
+    })
+
+
+CONCURRENCY_COLUMNS = ["sessions", "deferred plots", "maps drawn", "time to map, median (s)",
+                       "time to map, max (s)", "steps at once", "Step latency, median (s)",
+                       "Step latency, max (s)", "others unchanged", "server CPU per page (s)",
+                       "server CPU for the Steps (s)", "peak RSS (MiB)",
+                       "loadavg before", "loadavg after"]
+
+
+def main_concurrency(counts, workers=None, undeferred=()):
+    import os
+
+    rows = []
+    plan = [(n, "1") for n in counts] + [(n, "0") for n in undeferred]
+    for n, defer in plan:
+        os.environ["ANCHORAL_DEFER_LOAD"] = defer  # the server inherits it
+        try:
+            measure_concurrency(n, rows, workers=workers)
+        except Exception as err:  # report what fits on this machine, and why the rest did not
+            rows.append({"sessions": n, "deferred plots": defer != "0",
+                         "maps drawn": f"failed: {type(err).__name__}: "
+                                       f"{str(err).splitlines()[0][:120]}"})
+        print(table(rows, CONCURRENCY_COLUMNS), flush=True)
+        path = save("app_concurrency", {"rows": rows, "targets": {
+            "10 sessions: each map drawn (s)": 10, "5 Steps at once: each round shown (s)": 3}})
+    print(f"\nsaved {path}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sample + 100k synthetic")
     ap.add_argument("--n", type=int, help="synthetic pool rows (default 1,000,000)")
     ap.add_argument("--skip-sample", action="store_true")
+    ap.add_argument("--concurrency", metavar="N,N,...",
+                    help="only the classroom measurement, for these session counts")
+    ap.add_argument("--workers", type=int, help="anchoral serve --workers (concurrency)")
+    ap.add_argument("--undeferred", metavar="N,N,...", default="",
+                    help="also these counts with every view built at once "
+                    "(ANCHORAL_DEFER_LOAD=0), for comparison")
     args = ap.parse_args(argv)
+    if args.concurrency:
+        return main_concurrency([int(c) for c in args.concurrency.split(",")], args.workers,
+                                [int(c) for c in args.undeferred.split(",") if c])
     n = args.n or (100_000 if args.quick else 1_000_000)
     rows = []
     if not args.skip_sample:

@@ -2,7 +2,8 @@
 
 ``load_dataset`` reads CSV, Parquet or JSONL (or a built-in name: ``"sample"``, ``"brown"``) and
 returns a :class:`Dataset`. Every problem with the input is reported once, as a
-:class:`~explorer.exceptions.DataError` whose message names the problem and the fix.
+:class:`~explorer.exceptions.DataError` whose one-line message names the problem and the fix;
+``tests/test_data_fuzz.py`` checks that with random and hostile files.
 """
 
 from __future__ import annotations
@@ -174,40 +175,138 @@ def describe_minority(counts, rule="rarest") -> str:
     return f"{text}: {found} of {len(counts)} classes"
 
 
-def _check_utf8(path: Path):
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _decode(path: Path) -> str:
+    """The file's text: UTF-8 (a BOM is dropped) or UTF-16 with a BOM; DataError otherwise."""
     raw = path.read_bytes()
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    head = raw[:4096]
+    if encoding == "utf-8" and len(head) >= 8 and max(head[0::2].count(0), head[1::2].count(0)) \
+            > 0.4 * len(head) / 2:
+        raise DataError(f"{path} looks like UTF-16 without a byte-order mark (every other byte is "
+                        "0); re-save it as UTF-8 (e.g. `iconv -f utf-16le -t utf-8`)")
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8-sig" if encoding == "utf-8" else encoding)
     except UnicodeDecodeError as err:
+        if encoding != "utf-8":
+            raise DataError(
+                f"{path} starts with a {encoding.upper()} byte-order mark but is not valid "
+                f"{encoding.upper()} (at byte {err.start}); re-save it as UTF-8") from None
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(
             f"{path} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at line {line}); "
             "re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
         ) from None
+    return text
+
+
+def _one_line(err, limit=200) -> str:
+    """The first line of an exception's message, shortened (for one-line errors)."""
+    lines = str(err).strip().splitlines()
+    first = lines[0].strip() if lines else type(err).__name__
+    return first if len(first) <= limit else first[:limit] + "..."
+
+
+def _read_csv(path: Path, text: str):
+    import io
+    import warnings
+
+    import pandas as pd
+
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    # only an empty field is missing: "NA", "null" or "None" are texts and class names
+    opts = dict(sep=sep, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
+    with warnings.catch_warnings():
+        # a row longer than the header is an error, not data silently dropped or used as index
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(io.StringIO(text), **opts)
+        except pd.errors.ParserWarning:
+            raise DataError(
+                f"cannot read {path} as CSV: a row has more fields than the header; quote "
+                f"texts that contain the separator {sep!r}"
+            ) from None
+        header = pd.read_csv(io.StringIO(text), header=None, nrows=1, **opts)
+    raw = ["" if pd.isna(c) else str(c) for c in header.iloc[0]] if len(header) else []
+    if len(raw) == len(df.columns):  # pandas renames a repeated "text" to "text.1": undo it
+        df.columns = [r if r else c for r, c in zip(raw, df.columns)]
+    return df
 
 
 def _read(path: Path, fmt: str):
+    import io
+
     import pandas as pd
 
     try:
         if fmt == "csv":
-            _check_utf8(path)
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True, encoding="utf-8")
+            return _read_csv(path, _decode(path))
         if fmt == "parquet":
             return pd.read_parquet(path)
-        _check_utf8(path)
-        return pd.read_json(path, lines=True, dtype=False)
+        text = _decode(path)
+        if not text.strip():
+            raise pd.errors.EmptyDataError
+        return pd.read_json(io.StringIO(text), lines=True, dtype=False, convert_dates=False,
+                            keep_default_dates=False)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: give a file with a header row and at least one row") from None
-    except (ValueError, OSError, pd.errors.ParserError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot read {path} as {fmt.upper()}: {first}; check the file's format") from None
-    except Exception as err:  # pyarrow raises its own types for corrupt files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot read {path} as {fmt.upper()}: {first}; check the file's format") from None
+    except Exception as err:  # pandas, pyarrow and json raise many types for a malformed file
+        raise DataError(f"cannot read {path} as {fmt.upper()}: {_one_line(err)}; check the "
+                        "file's format") from None
+
+
+def _shown(names, limit=20) -> str:
+    """Column or class names for a one-line message (odd ones quoted, long lists cut)."""
+    out = [n if n.isprintable() and "," not in n and n.strip() == n else repr(n)
+           for n in map(str, names[:limit])]
+    return ", ".join(out) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _rows(rows) -> str:
+    return ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+
+
+try:
+    from pandas import NA as _NA
+except ImportError:  # pragma: no cover - pandas is a dependency
+    _NA = object()
+
+
+def _label_name(v):
+    """A label value's class name: ``""`` when missing, ``None`` when it cannot name a class."""
+    if v is None or v is _NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+        return ""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        # Parquet and JSON turn an integer column with gaps into floats: 1.0 names class "1"
+        return str(int(v)) if np.isfinite(v) and float(v).is_integer() else str(float(v))
+    return None
+
+
+def _not_unicode(texts) -> np.ndarray:
+    """Mask of texts holding a lone surrogate (JSON allows "\\ud800"; UTF-8 and Parquet do not)."""
+    try:
+        "".join(texts).encode("utf-8")
+        return np.zeros(len(texts), bool)
+    except UnicodeEncodeError:
+        return np.array([_has_surrogate(t) for t in texts], bool)
+
+
+def _has_surrogate(t) -> bool:
+    try:
+        t.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _resolve(source, cache_dir=None):
@@ -289,31 +388,48 @@ def from_frame(df, text_col="text", label_col="label", minority=None, *, name="f
         if col not in df.columns:
             raise DataError(
                 f"{role} column {col!r} not found in {path.name}; columns are: "
-                f"{', '.join(columns)} (choose with --{role}-col)"
+                f"{_shown(columns)} (choose with --{role}-col)"
             )
+    repeated = [c for c in (text_col, label_col, split_col, "id") if columns.count(str(c)) > 1]
+    if repeated:
+        raise DataError(f"column {repeated[0]!r} appears {columns.count(str(repeated[0]))} times "
+                        f"in {path.name}: rename all but one")
 
     raw_texts = df[text_col].to_numpy(dtype=object)
     bad = np.array([not isinstance(t, str) or not t.strip() for t in raw_texts])
+    odd = ~bad & _not_unicode([t if isinstance(t, str) else "" for t in raw_texts])
     dropped = ()
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    if bad.any() or odd.any():
         if not drop_invalid:
+            rows = np.flatnonzero(bad if bad.any() else odd)
+            what = ("an empty, missing or non-string" if bad.any() else
+                    "a lone surrogate (not valid Unicode) in its")
             raise DataError(
-                f"{len(rows)} of {len(df)} rows have an empty, missing or non-string "
-                f"{text_col!r} (rows {shown}); fix them or pass --drop-invalid "
-                "(drop_invalid=True) to drop them"
+                f"{len(rows)} of {len(df)} rows have {what} {text_col!r} (rows {_rows(rows)}); "
+                "fix them or pass --drop-invalid (drop_invalid=True) to drop them"
             )
-        dropped = tuple(int(r) for r in rows)
-        df = df.loc[~bad].reset_index(drop=True)
-        raw_texts = raw_texts[~bad]
+        keep = ~(bad | odd)
+        dropped = tuple(int(r) for r in np.flatnonzero(~keep))
+        df = df.loc[keep].reset_index(drop=True)
+        raw_texts = raw_texts[keep]
         if len(df) == 0:
             raise DataError(f"every row of {path.name} has an empty text: nothing left to learn from")
 
-    labels = df[label_col]
-    missing = labels.isna().to_numpy() | (labels.astype(str).str.strip() == "").to_numpy()
-    names = labels.astype(str).str.strip().to_numpy(dtype=object)
+    names = np.array([_label_name(v) for v in df[label_col].to_numpy(dtype=object)],
+                     dtype=object)
+    invalid = np.array([n is None for n in names], bool)
+    if invalid.any():
+        rows = np.flatnonzero(invalid)
+        kind = type(df[label_col].iloc[int(rows[0])]).__name__
+        raise DataError(
+            f"{len(rows)} of {len(df)} rows have a {label_col!r} that is neither text nor a "
+            f"number (rows {_rows(rows)}: {kind}); give one class name per row")
+    missing = names == ""
     classes = tuple(sorted(set(names[~missing])))
+    broken = [c for c in classes if _has_surrogate(c)]
+    if broken:
+        raise DataError(f"class name {broken[0]!r} in {label_col!r} holds a lone surrogate (not "
+                        "valid Unicode); fix the label in the file")
     if len(classes) < 2:
         found = f"only {classes[0]!r}" if classes else "no labels at all"
         raise DataError(
@@ -335,7 +451,7 @@ def from_frame(df, text_col="text", label_col="label", minority=None, *, name="f
         if unknown:
             raise DataError(
                 f"minority label {', '.join(map(repr, unknown))} is not in column {label_col!r}; "
-                f"its classes are: {', '.join(classes)}"
+                f"its classes are: {_shown(classes)}"
             )
         minority_idx = tuple(sorted(lookup[m] for m in wanted))
         if len(minority_idx) == len(classes):

@@ -101,12 +101,17 @@ class _Source:
         return self.doc["dataset"].get("name", "")
 
     def table(self, what):
-        import pandas as pd
+        from .exceptions import SessionError
+        from .session_files import read_table
 
         if self.session is not None:
             exp = self.session.experiment
             return exp.rounds_frame() if what == "rounds" else exp.queries_frame()
-        return pd.read_parquet(self.path / f"{what}.parquet")
+        df = read_table(self.path, f"{what}.parquet")  # a damaged file is named, not a traceback
+        if df is None:
+            raise SessionError(f"{self.path / what}.parquet is missing; it is rebuilt when the "
+                               "session next saves a round (`anchoral label` or the app)")
+        return df
 
     def labels(self):
         from .store import read_labels

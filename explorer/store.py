@@ -41,6 +41,7 @@ import pandas as pd
 
 from ._io import write_atomic
 from .exceptions import SessionError, SessionLockedError
+from .session_files import check_files, read_json, read_table, session_file
 from .settings import SETTINGS
 
 FORMAT = "anchoral-session"
@@ -77,8 +78,9 @@ class _Lock:
         import fcntl
 
         deadline = time.monotonic() + max(float(wait_s or 0), 0.0)
+        session_file(self.path.parent, ".lock")  # a link would truncate its target
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
@@ -253,6 +255,7 @@ class Session:
             raise SessionError("this session lives in memory; give it a directory with "
                                "save_as(path) first")
         self.path.mkdir(parents=True, exist_ok=True)
+        check_files(self.path)
         doc = {"format": FORMAT, "version": VERSION, "created": self.created, "saved": _now(),
                "dataset": self.data_spec, "settings": self.settings, "runs": self.runs_spec}
         write_atomic(self.path / "session.json",
@@ -444,16 +447,13 @@ def open_or_create(path, prepared, spec, runs=(("anchoral", "entropy"),), wait_s
 def read_manifest(path) -> dict:
     """``session.json`` of ``path``, validated; :class:`SessionError` for anything else."""
     path = Path(path)
-    f = path / "session.json"
     if not path.is_dir():
         raise SessionError(f"session directory {str(path)!r} not found")
-    if not f.exists():
+    f = session_file(path, "session.json")
+    doc = read_json(path, "session.json")
+    if doc is None:
         raise SessionError(f"{path} is not an AnchorAL session (no session.json); give a "
                            "directory written by `anchoral label` or the app")
-    try:
-        doc = json.loads(f.read_text())
-    except (ValueError, OSError) as err:
-        raise SessionError(f"{f} is corrupted ({err}); restore it from a backup") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SessionError(f"{f} is not an AnchorAL session file (format tag missing)")
     if doc.get("version") != VERSION:
@@ -466,19 +466,12 @@ def read_manifest(path) -> dict:
 
 
 def read_labels(path) -> pd.DataFrame:
-    """``labels.parquet`` of the session in ``path`` (empty when none); :class:`SessionError`
-    when it is damaged."""
-    f = Path(path) / "labels.parquet"
-    if not f.exists():
-        return pd.DataFrame(columns=LABEL_COLUMNS)
-    try:
-        df = pd.read_parquet(f)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise SessionError(f"{f} is corrupted ({type(err).__name__}); restore it from a "
-                           "backup") from None
-    missing = set(LABEL_COLUMNS) - set(df.columns)
-    if missing:
-        raise SessionError(f"{f} is not a labels table: columns {sorted(missing)} are missing")
+    """``labels.parquet`` of the session in ``path``; :class:`SessionError` when it is missing
+    (a session is created with its empty table) or damaged."""
+    df = read_table(path, "labels.parquet", LABEL_COLUMNS)
+    if df is None:
+        raise SessionError(f"{Path(path) / 'labels.parquet'} is missing, so the session's "
+                           "labels are lost; restore it from a backup, or start a new session")
     return df
 
 
@@ -502,7 +495,11 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
 
     path = Path(path)
     doc = read_manifest(path)
+    check_files(path)
     labels = read_labels(path)
+    for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
+        read_table(path, name)
+    pending = _read_pending(path)
     spec = doc["dataset"]
     if prepared is None:
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
@@ -553,7 +550,7 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
             for rnd in range(1, (getattr(run, "fork_round", 0) or 0) + 1):
                 if parent and (parent, rnd) in meta:
                     sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
-        sess._pending = _read_pending(path)
+        sess._pending = pending
         sess._lock = lock
     except BaseException:
         if lock is not None:
@@ -575,11 +572,9 @@ def save_experiment(path, experiment, data_spec, settings, meta=None):
 
 
 def _read_pending(path) -> dict:
-    p = Path(path) / "pending.json"
-    if not p.exists():
-        return {}
-    try:
-        pending = json.loads(p.read_text())
-    except (ValueError, OSError):
-        return {}
-    return pending if isinstance(pending, dict) else {}
+    """``pending.json`` ({run key: {id: label}}); :class:`SessionError` when it is damaged."""
+    doc = read_json(path, "pending.json", missing={})
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise SessionError(f"{Path(path) / 'pending.json'} is not a pending-labels file; "
+                           "delete it to drop the labels given to the open batch")
+    return doc

@@ -51,6 +51,21 @@ def load_prepared(source="sample", text_col="text", label_col="label", minority=
                    index=index, embeddings_dtype=embeddings_dtype, progress=False)
 
 
+def _after_load(view):
+    """``view``, built after the page first shows when served (the map comes first).
+
+    A class opening one server at once gets every page's map before any page's plots and table:
+    each page's first document is smaller, and the rest follows on the page's load event.
+    ``ANCHORAL_DEFER_LOAD=0`` builds everything at once (to measure the difference).
+    """
+    import os
+
+    if pn.state.curdoc is None or pn.state.curdoc.session_context is None or \
+            os.environ.get("ANCHORAL_DEFER_LOAD", "1") == "0":
+        return view
+    return pn.panel(lambda: view, defer_load=True, sizing_mode="stretch_width")
+
+
 class ExplorerApp(pn.viewable.Viewer):
     """The whole explorer for one session.
 
@@ -68,6 +83,10 @@ class ExplorerApp(pn.viewable.Viewer):
         How ``dataset`` was loaded (columns, embeddings, index): stored in saved sessions.
     session_dir : str, optional
         A session directory to open (resume) when the page loads (``anchoral serve --session``).
+    session_root : str, None or False
+        Where the page's Session card may open or save directories: ``None`` anywhere (a local
+        server), a directory (``--session-root``), ``False`` nowhere (a network server without
+        a root). See :func:`explorer.ui.sessions.session_path`.
     **settings
         Initial values of :class:`ExplorerState` settings (``filters``, ``query_size``, ...).
     """
@@ -75,10 +94,11 @@ class ExplorerApp(pn.viewable.Viewer):
     state = param.ClassSelector(class_=ExplorerState)
 
     def __init__(self, prepared, *, datasets=None, dataset="sample", experiment_factory=None,
-                 load_options=None, session_dir=None, **settings):
+                 load_options=None, session_dir=None, session_root=None, **settings):
         super().__init__(state=ExplorerState(prepared, experiment_factory=experiment_factory,
                                              **settings))
         self._session_dir = session_dir
+        self._session_root = session_root
         self._factory = experiment_factory
         self._settings = settings
         self._load_options = dict(load_options or {})
@@ -100,13 +120,14 @@ class ExplorerApp(pn.viewable.Viewer):
         if getattr(ctx, "server_context", None) is None:
             return  # the server's warm-up page: no browser, and nothing would release a lock
         if self._session_dir:
-            sessions.open_session(st, self._session_dir, make_scheduler())
+            sessions.open_session(st, self._session_dir, make_scheduler(), typed=False)
         elif st.annotate_data:
             st.start(1, make_scheduler())  # the first batch to label
 
     def _build(self):
         st = self.state
         st.source = self._dataset
+        st.session_root = self._session_root  # where the page may open or save sessions
         st.load_options = {k: v for k, v in self._load_options.items() if k != "minority"}
         self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
@@ -138,10 +159,10 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.Row(self.queue, self.map, sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
-            self.fork_preview,
+            _after_load(self.fork_preview),
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
-            self.curves,
+            _after_load(self.curves),
             self.summary,
             # dynamic: the two-run map (a second datashaded pool) is built when its tab opens
             pn.Tabs(("Cost at scale (projection)", pn.Column(
@@ -152,7 +173,7 @@ class ExplorerApp(pn.viewable.Viewer):
                     sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
-            self.table,
+            _after_load(self.table),
         ]
 
     # ------------------------------------------------------------------------- datasets

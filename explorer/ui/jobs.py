@@ -2,18 +2,68 @@
 
 Work runs off the event loop and hands every result back through ``schedule(callback)``, which
 runs the callback where the views live (:func:`make_scheduler`: the session's event loop; tests
-pass a direct call). Each job carries a *generation*: :meth:`Job.invalidate` (Reset, a newly
-opened session) bumps it, and a callback of an older generation changes nothing. No Panel import
+pass a direct call). Heavy work of every session of the process shares :data:`SLOTS`, a bounded
+number of workers (:func:`set_workers`, ``anchoral serve --workers``): a class pressing Run N at
+once queues its rounds instead of starving the event loop that serves every page. Each job
+carries a *generation*: :meth:`Job.invalidate` (Reset, a newly opened session) bumps it, and a
+callback of an older generation changes nothing. No Panel import
 at module level: :func:`make_scheduler` imports it when a page calls it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 
 import param
 
 from ..exceptions import ExplorerError
+
+
+class WorkerSlots:
+    """At most ``n`` units of heavy work (a round, a commit, opening a session) at a time in this
+    process, first come first served; :meth:`slot` says when a unit has to wait."""
+
+    def __init__(self, n):
+        self.configure(n)
+
+    def configure(self, n) -> None:
+        if int(n) < 1:
+            from ..exceptions import ParameterError
+
+            raise ParameterError(f"workers={n} must be >= 1 (rounds computed at once)")
+        self.n = int(n)
+        self._sem = threading.Semaphore(self.n)  # Condition-based: waiters wake in FIFO order
+        self._count = threading.Lock()
+        self.waiting = 0
+
+    @contextlib.contextmanager
+    def slot(self, on_wait=None):
+        """Hold one worker slot; ``on_wait(ahead)`` is called first when none is free."""
+        sem = self._sem
+        if not sem.acquire(blocking=False):
+            with self._count:
+                self.waiting += 1
+                ahead = self.waiting
+            if on_wait is not None:
+                on_wait(ahead)
+            sem.acquire()
+            with self._count:
+                self.waiting -= 1
+        try:
+            yield
+        finally:
+            sem.release()
+
+
+#: the process's worker slots (default: one per core, at most 4)
+SLOTS = WorkerSlots(int(os.environ.get("ANCHORAL_WORKERS") or min(4, os.cpu_count() or 1)))
+
+
+def set_workers(n) -> None:
+    """Let ``n`` units of heavy work run at once in this process (call before serving)."""
+    SLOTS.configure(n)
 
 
 def bind(fn, *args):
@@ -128,6 +178,16 @@ class Job(param.Parameterized):
             self._cancel.set()
             self.status = "Cancelling after the current run's round…"
 
+    def slot(self, gen, schedule=None):
+        """A worker slot of :data:`SLOTS` for one unit of this job's work (worker thread); the
+        status says so while it waits for one."""
+        def on_wait(ahead):
+            if schedule is not None:
+                schedule(bind(self.set_progress, gen, self.progress,
+                              f"Waiting for a free worker ({ahead} in line; the server computes "
+                              f"{SLOTS.n} at a time)…"))
+        return SLOTS.slot(on_wait)
+
     def wait(self, timeout=None) -> None:
         """Block until the worker thread ends (tests, notebooks)."""
         if self._thread is not None:
@@ -151,9 +211,9 @@ class Job(param.Parameterized):
         def target():
             try:
                 if locked:
-                    with self.lock:
+                    with self.slot(gen, schedule), self.lock:
                         result = work(gen)
-                else:
+                else:  # the work takes a slot and the lock per unit (a round) itself
                     result = work(gen)
             except ExplorerError as err:
                 schedule(bind(self.fail, gen, err))

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="DIR", default=None,
                         help="session directory: resumed where it stopped when it holds one, "
                         "created otherwise; every labelled or simulated round is saved there")
+    parser.add_argument("--session-root", metavar="DIR", default=None,
+                        help="directory under which the page's Session card may open or save "
+                        "sessions (default: anywhere when serving localhost, nowhere when "
+                        "serving a network)")
     parser.add_argument("--label-by-hand", action="store_true",
                         help="label the queried texts yourself even though the data has gold "
                         "labels (the app shows agreement with gold)")
@@ -63,11 +67,13 @@ def options_from_args(args, env=None) -> dict:
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
     datasets = [source] + [d for d in _builtin() if d != source and _available(d, args)]
     session = getattr(args, "session", None)
+    root = getattr(args, "session_root", None)
     from ..threads import resolve as resolve_threads
 
     return {"source": source, "load": load, "settings": settings, "datasets": datasets,
             "threads": resolve_threads(getattr(args, "threads", None), env),
-            "session": str(Path(session).expanduser().resolve()) if session else None}
+            "session": str(Path(session).expanduser().resolve()) if session else None,
+            "session_root": str(Path(root).expanduser().resolve()) if root else None}
 
 
 def ensure_session(path, prepared, opts) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import param
 
-from ..exceptions import ExplorerError, ParameterError, SessionLockedError
+from ..exceptions import ExplorerError, ParameterError, SessionError, SessionLockedError
+from ..session_files import interrupted, resolve_session_dir
 from ..registry import FILTERS
 from ..runs import RunKey
 from ..store import check_dataset, data_spec_of, read_manifest
@@ -35,12 +36,31 @@ def data_spec(state: ExplorerState) -> dict:
                         opts.get("embeddings"), opts.get("index", "auto"))
 
 
+def session_path(state: ExplorerState, path) -> str:
+    """The directory a page typed, checked against the server's session root.
+
+    ``state.session_root``: ``None`` (a local server) allows any directory, a path keeps every
+    directory under it (symbolic links resolved), ``False`` (a network server started without
+    ``--session-root``) lets no page choose one.
+    """
+    root = getattr(state, "session_root", None)
+    if root is False:
+        raise SessionError("this server lets no page choose a session directory (it serves a "
+                           "network without --session-root); ask whoever started it")
+    return str(resolve_session_dir(path, root))
+
+
 def save_session(state: ExplorerState, path) -> bool:
     """Save the comparison so far as a new session directory; later rounds are saved too."""
     path = str(path or "").strip()
     job = state.job
     if not path:
         job.error = "Give a directory to save the session to."
+        return False
+    try:
+        path = session_path(state, path)
+    except ExplorerError as err:
+        job.error = str(err)
         return False
     if job.busy:
         job.error = "Work is in progress: wait for it, then save."
@@ -62,17 +82,22 @@ def save_session(state: ExplorerState, path) -> bool:
     return True
 
 
-def open_session(state: ExplorerState, path, schedule, lock_wait=LOCK_WAIT) -> bool:
+def open_session(state: ExplorerState, path, schedule, lock_wait=LOCK_WAIT,
+                 typed=True) -> bool:
     """Open (resume) the session in directory ``path`` in a worker thread.
 
     The session's dataset must be this pool (:func:`explorer.store.check_dataset`); its writer
-    lock must be free within ``lock_wait`` seconds, else the page says who holds it.
+    lock must be free within ``lock_wait`` seconds, else the page says who holds it. A ``typed``
+    path (from the page) must lie under the server's session root (:func:`session_path`); the
+    server's own ``--session`` directory is opened with ``typed=False``.
     """
     job = state.job
     path = str(path or "").strip()
     try:
         if not path:
             raise ParameterError("Give the directory of a saved session to open.")
+        if typed:
+            path = session_path(state, path)
         doc = read_manifest(path)
         check_dataset(doc, state.prepared, path)
     except ExplorerError as err:
@@ -148,6 +173,11 @@ def _opened(state, gen, driver, history, doc, hand, prop, pending, path):
         state.version += 1
         state.stale = False
     note = f" (settings the page cannot show: {', '.join(unshown)})" if unshown else ""
+    try:
+        lost = interrupted(path, state.n_done)
+    except ExplorerError as err:  # a damaged note: say so, the session itself is fine
+        lost = str(err)
+    note += f". Note: {lost}" if lost else ""
     state.job.finish(gen, f"Opened session {path}: {n} recorded run-rounds{note}.", progress=0.0)
     if prop is not None:
         state.show_proposal(gen, prop, pending or {},

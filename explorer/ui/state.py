@@ -21,6 +21,7 @@ import numpy as np
 import param
 
 from ..exceptions import ExplorerError, ParameterError
+from ..session_files import clear_running, note_running
 from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
@@ -207,16 +208,25 @@ class ExplorerState(SettingsState):
             job.fail(job.generation, err)
             return False
 
+        saved_in = self.experiment.session_path if self.experiment is not None else None
+        first = self.n_done
+
         def work(gen):
             t0, done = time.perf_counter(), 0
-            for i in range(n_rounds):
-                if job.cancelled:
-                    break
-                records = self._compute_round(gen, schedule, i, n_rounds)
-                if records is None:  # cancelled between runs
-                    break
-                done += 1
-                schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+            if saved_in:  # a killed server leaves this note: the next one says what was lost
+                note_running(saved_in, f"Run {n_rounds} rounds", first, first + n_rounds)
+            try:
+                for i in range(n_rounds):
+                    if job.cancelled:
+                        break
+                    records = self._compute_round(gen, schedule, i, n_rounds)
+                    if records is None:  # cancelled between runs
+                        break
+                    done += 1
+                    schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+            finally:
+                if saved_in:
+                    clear_running(saved_in)
             why = "cancelled" if job.cancelled else "done"
             return bind(job.finish, gen, f"{why}: {done} round{'s' * (done != 1)} in "
                                          f"{time.perf_counter() - t0:.1f} s")
@@ -234,7 +244,7 @@ class ExplorerState(SettingsState):
 
     def _compute_round(self, gen, schedule, i=0, n=1):
         """One round of every run (worker thread). Touches only the experiment; returns records."""
-        with self.job.lock:
+        with self.job.slot(gen, schedule), self.job.lock:
             if self.experiment is None:
                 self.build()
             exp = self.experiment
