@@ -329,7 +329,8 @@ def _finetuned_model(model_path, weights_key, state, n_classes):
     return _worker_cached(("finetuned", model_path, weights_key), build)
 
 
-def _score_partition(texts, model_path, weights_key, state, n_classes, max_length, batch_size):
+def _score_partition(texts, model_path, weights_key, state, n_classes, max_length,
+                     rows_per_batch):
     import torch
 
     tokenizer, encoder, head = _finetuned_model(model_path, weights_key, state, n_classes)
@@ -337,8 +338,8 @@ def _score_partition(texts, model_path, weights_key, state, n_classes, max_lengt
     proba = np.empty((len(texts), n_classes), np.float64)
     hidden = np.empty((len(texts), int(encoder.config.hidden_size)), np.float32)
     with torch.inference_mode():
-        for s in range(0, len(texts), batch_size):
-            rows = order[s:s + batch_size]
+        for s in range(0, len(texts), rows_per_batch):
+            rows = order[s:s + rows_per_batch]
             enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                             max_length=max_length, return_tensors="pt")
             out = encoder(**enc).last_hidden_state
@@ -372,7 +373,8 @@ def score_finetuned(client, texts, model_path, state, weights_key, n_classes, *,
     futures = client.map(_score_partition, [texts[s:e] for s, e in bounds], pure=False,
                          model_path=str(model_path), weights_key=weights_key, state=remote,
                          n_classes=int(n_classes), max_length=int(max_length),
-                         batch_size=int(batch_size),
+                         # not `batch_size`: Client.map takes that name for itself
+                         rows_per_batch=int(batch_size),
                          key=[f"anchoral-score-{uuid.uuid4().hex[:8]}-{i}"
                               for i in range(len(bounds))])
     parts = {}
