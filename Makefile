@@ -14,9 +14,12 @@ $(PY):
 	python3 -m venv $(VENV)
 
 # torch first, the CPU build: pyproject.toml asks for any torch>=2.1, and without this line pip
-# pulls several GB of CUDA packages. A GPU machine: `make install TORCH=torch` (or TORCH_INDEX=).
+# pulls several GB of CUDA packages. The +cpu wheel comes from pip's configured indexes (this
+# project's machines carry it); elsewhere add PyTorch's CPU index:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# A GPU machine: `make install TORCH=torch`.
 TORCH       ?= torch==2.13.0+cpu
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 $(VENV)/.installed: $(PY) pyproject.toml
 	$(PY) -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
