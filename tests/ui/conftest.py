@@ -255,3 +255,32 @@ def drawn_pixels(page, selector=".anchoral-map") -> int:
     """Coloured (non-white, non-transparent) pixels on the canvases under ``selector``."""
     loc = page.locator(selector).first
     return loc.evaluate(_PIXELS_JS)
+
+
+def serve_session_cli(session, port, *extra, timeout=600):
+    """``anchoral serve sample --session DIR --filters anchoral [extra]`` in a subprocess, on
+    loopback, as a person starts it; returns the process once the server answers."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "explorer.cli", "serve", "sample", "--session", str(session),
+           "--filters", "anchoral", "--port", str(port), "--address", "127.0.0.1", *extra]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico", timeout=30)
+            return proc
+        except OSError as err:
+            if getattr(err, "code", None) is not None:
+                return proc
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"anchoral serve did not start: {proc.stderr.read()}") from err
+            time.sleep(0.3)

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _free_port, curve_points, drawn_pixels, overlay_sizes, wait_until
+from .conftest import (_free_port, curve_points, drawn_pixels, overlay_sizes, serve_session_cli,
+                       wait_until)
 from .test_app import step
 
 #: several pages load at once on a shared 2-core machine: wait for them, never sleep
@@ -229,28 +230,7 @@ def test_hostile_text_stays_text_in_hover_table_and_exports(class_server, people
 
 def _serve_session(session, port, *extra):
     """``anchoral serve sample --session DIR`` in a subprocess, as a teacher starts it."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "explorer.cli", "serve", "sample", "--session", str(session),
-           "--filters", "anchoral", "--port", str(port), "--address", "127.0.0.1", *extra]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    deadline = time.time() + 600
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico", timeout=30)
-            return proc
-        except OSError as err:
-            if getattr(err, "code", None) is not None:
-                return proc
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"anchoral serve did not start: {proc.stderr.read()}") from err
-            time.sleep(0.3)
+    return serve_session_cli(session, port, *extra)
 
 
 def _saved_rounds(session):

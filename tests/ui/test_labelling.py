@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _free_port, drawn_pixels, overlay_sizes, wait_until
+from .conftest import _free_port, drawn_pixels, overlay_sizes, serve_session_cli, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,23 +65,7 @@ def test_hand_labelling_escapes_hostile_text_and_shows_agreement(page, app_url):
 
 def serve(session, port):
     """``anchoral serve sample --session DIR --label-by-hand`` as a user starts it."""
-    cmd = [sys.executable, "-m", "explorer.cli", "serve", "sample", "--session", str(session),
-           "--label-by-hand", "--filters", "anchoral", "--port", str(port),
-           "--address", "127.0.0.1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico", timeout=5)
-            return proc
-        except OSError as err:
-            if getattr(err, "code", None) is not None:
-                return proc
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"anchoral serve did not start: {proc.stderr.read()}") from err
-            time.sleep(0.2)
+    return serve_session_cli(session, port, "--label-by-hand")
 
 
 @pytest.mark.skipif(not (ROOT / "sample_data" / "embeddings.npy").exists(),
