@@ -10,7 +10,7 @@
 Lesci & Vlachos (NAACL 2024) compare AnchorAL with SEALS and RandSub, each wrapping entropy, BADGE
 and a k-means (FTBERTKM-like) strategy, and full-pool AL where affordable; initial set 100
 (5 per minority class), 25 queries per round, M = 10,000, k = 50. Here every (filter, strategy,
-seed) run is one :class:`explorer.session.Experiment` run with the engine defaults (which are the
+seed) run is one :class:`explorer.experiment.Experiment` run with the engine defaults (which are the
 paper's, except M capped at a third of the training pool on small pools: the sample gets
 M = 1,140); runs with the same seed share the initial set, the test split and every round's random
 stream, so they pair across filters.
@@ -81,7 +81,7 @@ def load_pool(name, minority=None, subset=None, index="auto"):
     opts = dict(POOLS.get(name, {}))
     if minority:
         opts["minority"] = minority
-    from explorer.datasets import BUILTIN, cache_root
+    from explorer.corpora import BUILTIN, cache_root
 
     source = name
     if name == "wordnet" and name not in BUILTIN:  # built by `anchoral fetch wordnet` elsewhere
@@ -155,7 +155,7 @@ def _timed(run, sink, fits):
 
 
 def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_params):
-    from explorer.session import Experiment
+    from explorer.experiment import Experiment
 
     todo_all = [(f, s) for f in filters for s in strategies]
     for seed in seeds:

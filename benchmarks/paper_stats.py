@@ -1,7 +1,7 @@
 """Paired comparison over seeds: mean difference, its 95 % t interval, paired t and Wilcoxon tests.
 
 Runs that share a seed share the initial labelled set, the test split and every round's random
-stream (:class:`explorer.session.Experiment`), so AnchorAL and a baseline are compared seed by seed:
+stream (:class:`explorer.experiment.Experiment`), so AnchorAL and a baseline are compared seed by seed:
 ``d_i = a_i - b_i``. With ``n`` seeds, mean ``d̄``, sample sd ``s`` (ddof 1):
 
 * 95 % confidence interval ``d̄ ± t_{0.975, n-1} · s / √n`` (Student t);

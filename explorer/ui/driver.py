@@ -1,6 +1,6 @@
 """The contract between the explorer's state and an engine: :class:`ExperimentDriver`.
 
-:class:`~explorer.ui.engine.EngineDriver` implements it over :class:`explorer.session.Experiment`;
+:class:`~explorer.ui.engine.EngineDriver` implements it over :class:`explorer.experiment.Experiment`;
 the tests' stand-in engine (``tests/ui/fakes.py``) implements it too. Every member is required:
 an engine that cannot do something (fork, preview, save) raises an
 :class:`~explorer.exceptions.ExplorerError` that says so, and the state shows it like any error.
