@@ -178,9 +178,9 @@ def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_par
                 rec = run.step()
                 if (r + 1) % 10 == 0 or r == 0 or args.model == "finetune":
                     print(f"  {pool_tag} {model_tag} seed {seed} {run.key} round {r + 1}: "
-                          f"share {rec['minority_share']:.3f} F1 {rec['minority_f1']:.3f} "
-                          f"scored {rec['subpool_size']} sel {rec['t_selection']:.2f} s "
-                          f"train {rec['t_train']:.2f} s [{time.perf_counter() - t0:.0f} s, "
+                          f"share {rec.minority_share:.3f} F1 {rec.minority_f1:.3f} "
+                          f"scored {rec.subpool_size} sel {rec.t_selection:.2f} s "
+                          f"train {rec.t_train:.2f} s [{time.perf_counter() - t0:.0f} s, "
                           f"load {open('/proc/loadavg').read().split()[0]}]", flush=True)
             df = run.rounds_frame().drop(columns=list(DROP))
             df["t_selection_cpu"] = [np.nan] + [c for c, _ in sink]
