@@ -126,6 +126,8 @@ def _serve(args, client) -> int:
         from explorer.ui.jobs import set_workers
 
         set_workers(args.workers)
+    import explorer.experiment  # noqa: F401  (the engine a first Step needs: imported once, now)
+
     prepared = load_prepared(opts["source"], **opts["load"])
     if client is not None:  # the fine-tuned encoder scores large pools on the cluster
         prepared.client = client

@@ -13,6 +13,7 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
 from bokeh.plotting import figure
 
+from .poolmap import locked
 from .records import is_full_pool, run_color, run_label
 from .state import ExplorerState
 
@@ -101,19 +102,6 @@ def _enrichment(fig, src, color, label, full=False) -> list:
     return glyphs
 
 
-def _locked(change):
-    """Apply a change to raw Bokeh models under the document lock.
-
-    Widget callbacks may run while Panel has released the lock; changing a Bokeh model there
-    fails, so the change goes to the next tick, which holds it. Without a server: now.
-    """
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        doc.add_next_tick_callback(change)
-    else:
-        change()
-
-
 class CurvesView(pn.viewable.Viewer):
     """The comparison plots. Rebuilt when the compared runs change; streamed otherwise."""
 
@@ -123,12 +111,12 @@ class CurvesView(pn.viewable.Viewer):
         super().__init__(**params)
         self._grid = pn.GridBox(ncols=3, sizing_mode="stretch_width")
         self._runs: list[str] = []
-        self._rebuild(self.state.expected_runs())
+        self._markers = []
+        self._built = False  # the figures are built when first shown (a deferred part of the page)
         self.state.param.watch(self._on_rounds, ["version"])
         self.state.param.watch(self._on_round, ["round", "run"])
 
     def _rebuild(self, runs):
-        st = self.state
         self._runs = list(runs)
         self._sources = {k: ColumnDataSource(_empty(), name=f"curve:{k}") for k in self._runs}
         self._sent = {k: 0 for k in self._runs}
@@ -172,6 +160,8 @@ class CurvesView(pn.viewable.Viewer):
 
     def _on_rounds(self, *events):
         st = self.state
+        if not self._built:
+            return
         if st.runs and list(st.runs) != self._runs:
             self._rebuild(st.runs)
         for k in self._runs:
@@ -182,7 +172,7 @@ class CurvesView(pn.viewable.Viewer):
             rows = rows_for(new, self._cum[k])
             self._cum[k] = float(rows["t_cumulative"][-1])
             self._sent[k] = len(recs)
-            _locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
+            locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
         if not st.history and any(self._sent.values()):  # a reset
             self._rebuild(st.expected_runs())
         self._on_round()
@@ -200,7 +190,11 @@ class CurvesView(pn.viewable.Viewer):
             for marker, loc in zip(markers, locations):
                 marker.location = loc
 
-        _locked(move)
+        locked(move)
 
     def __panel__(self):
+        if not self._built:
+            self._built = True
+            self._rebuild(self.state.runs or self.state.expected_runs())
+            self._on_rounds()  # the rounds recorded before the plots were first shown
         return self._grid

@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 import io
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
 
 from .lesson_state import TwoRunsState, projection, projection_rows, summary_line
-from .map import MapView, drawn_legend_only
+from .map import MapView
+from .poolmap import locked
 from .records import run_label
 from .state import ExplorerState
 
@@ -82,30 +82,34 @@ class TwoRunsMap(MapView):
     """The pool map with the rows two runs queried: by both, only by A, only by B."""
 
     two = param.ClassSelector(class_=TwoRunsState)
+    figure_name = param.String(default="anchoral-two-runs")
 
-    def _build(self):
-        stream = hv.streams.Params(self.two, ["run_a", "run_b", "round", "cumulative"])
-        version = hv.streams.Params(self.state, ["version"])
-        plot = self._background()
-        for group in GROUP_STYLE:
-            plot = plot * hv.DynamicMap(
-                lambda run_a, run_b, round, cumulative, version, group=group:
-                self._group(group), streams=[stream, version])
-        return plot.opts(hv.opts.Overlay(
-            responsive=True, xaxis=None, yaxis=None, legend_position="top_left",
-            legend_opts={"background_fill_alpha": 0.8}, title="", active_tools=["wheel_zoom"],
-            toolbar="above", backend_opts={"plot.name": "anchoral-two-runs"},
-            hooks=[drawn_legend_only]))
+    def build_layers(self):
+        for group, (label, style) in GROUP_STYLE.items():
+            self.add_layer(group, label, style, hover=[("id", "@id"), ("text", "@text"),
+                                                       ("gold", "@label")])
 
-    def _group(self, group):
-        label, style = GROUP_STYLE[group]
+    def watch_state(self):
+        self.two.param.watch(self._changed, ["run_a", "run_b", "round", "cumulative"])
+        self.state.param.watch(self._changed, ["version"])
+
+    def layer_data(self) -> dict:
         cmp = self.two.comparison()
-        ids = np.empty(0, np.int64) if cmp is None else \
-            cmp.points.loc[cmp.points["group"] == group, "id"].to_numpy(np.int64)
-        pts = hv.Points(self._frame(ids), kdims=["x", "y"], vdims=["id", "text", "label"],
-                        label=label)
-        return pts.opts(tools=["hover"], hover_tooltips=[("id", "@id"), ("text", "@text"),
-                                                         ("gold", "@label")], **style)
+        out = {}
+        for group, (label, _) in GROUP_STYLE.items():
+            ids = np.empty(0, np.int64) if cmp is None else \
+                cmp.points.loc[cmp.points["group"] == group, "id"].to_numpy(np.int64)
+            out[group] = (self._frame(ids), label)
+        return out
+
+    def _update(self, now=False):
+        data = self.layer_data()
+
+        def apply():
+            for name, (rows, label) in data.items():
+                self.set_layer(name, rows, label)
+
+        apply() if now else locked(apply)
 
     def __panel__(self):
         return self._pane
@@ -130,7 +134,7 @@ class TwoRunsView(pn.viewable.Viewer):
         self.download = w.FileDownload(callback=self._csv, filename="two-runs.csv",
                                        label="Download the comparison (CSV)",
                                        button_type="default", width=260)
-        self.map = TwoRunsMap(state=st, two=self.two, height=460)
+        self.map = None  # built when its tab first opens (a second figure of the pool)
         self.run_a.param.watch(lambda e: self._set("run_a", e.new), "value")
         self.run_b.param.watch(lambda e: self._set("run_b", e.new), "value")
         self.round.param.watch(lambda e: self._set("round", e.new), "value")
@@ -186,6 +190,8 @@ class TwoRunsView(pn.viewable.Viewer):
         side = pn.Column(self.run_a, self.run_b, self.round, self.cumulative,
                          pn.pane.HTML(pn.bind(self._caption, *deps), width=320),
                          counts, self.download, width=340)
+        if self.map is None:
+            self.map = TwoRunsMap(state=self.state, two=two, height=460)
         return pn.Row(side, self.map, sizing_mode="stretch_width")
 
 

@@ -1,15 +1,17 @@
-"""The map: the whole pool datashaded once, the selected round drawn over it as real glyphs."""
+"""The map: the whole pool as one server-rendered raster, the selected round drawn over it as glyphs."""
 
 from __future__ import annotations
 
 import html
-import holoviews as hv
+
 import numpy as np
-import pandas as pd
 import panel as pn
 import param
+from bokeh.core.properties import field
+from bokeh.models import ColumnDataSource, LegendItem
 from holoviews.plotting.util import process_cmap
 
+from .poolmap import MAX_RASTER_PIXELS, PoolMap, locked
 from .raster import PoolRaster
 from .records import is_full_pool, run_color, run_label, snippet
 from .state import LAYERS, ExplorerState
@@ -28,56 +30,40 @@ LAYER_STYLE = {
                     line_color="#00a6c7", line_width=1.4),
 }
 UNLABELLED, UNLABELLED_COLOR = "(unlabelled)", "#8c8c8c"
-#: the pool raster's size limit (width x height): about a 630 x 320 raster on a wide screen,
-#: stretched by the browser; each view costs shading and an image of that size
-MAX_RASTER_PIXELS = 200_000
 #: glyphs the browser draws at most per overlay (a larger subpool is subsampled for display)
 MAX_GLYPHS = 20_000
 HOVER = [("id", "@id"), ("text", "@text"), ("gold", "@label"), ("score", "@score{0.000}"),
          ("anchor", "@anchor"), ("similarity", "@similarity{0.000}")]
-VDIMS = ["id", "text", "label", "score", "anchor", "similarity", "color"]
 
 
-def drawn_legend_only(plot, element):
-    """A HoloViews hook: hide the legend entries of overlays that draw nothing (a layer toggled
-    off, no anchors for the full pool, no preview), so the legend lists what is on the map."""
-    for legend in plot.state.legend:
-        for item in legend.items:
-            item.visible = any(
-                len(next(iter(r.data_source.data.values()), ())) > 0
-                for r in item.renderers if getattr(r, "data_source", None) is not None)
-
-
-class MapView(pn.viewable.Viewer):
+class MapView(PoolMap):
     """UMAP map of the pool with the selected run's round on top.
 
-    The background is one RGBA image per view (:class:`~explorer.ui.raster.PoolRaster`: one
-    aggregation of the pool, minority classes on top); each overlay is its own DynamicMap so a
-    new round or a toggled layer redraws glyphs only.
+    The background is one RGBA image per view (:class:`~explorer.ui.poolmap.PoolMap`: one
+    aggregation of the pool, minority classes on top, the default view shared by every session
+    of the process); each layer is one scatter whose rows are replaced when the run, round,
+    layers or rounds change.
     """
 
     state = param.ClassSelector(class_=ExplorerState)
-    height = param.Integer(default=560)
 
     def __init__(self, **params):
         super().__init__(**params)
         st = self.state
-        ds_ = st.prepared.dataset
-        coords = np.asarray(st.prepared.coords, dtype=np.float32)
-        self._xy = coords
-        self._labels = np.array(ds_.classes, dtype=object)
-        self._stream = hv.streams.Params(
-            st, ["run", "round", "layers", "version", "preview"], rename={"round": "round_"})
-        self._values = hv.streams.Pipe(data=None)
-        self._values_shown = False
-        self._plot = self._build()
-        self._pane = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width",
-                                       height=self.height, linked_axes=False,
-                                       css_classes=["anchoral-map"])
+        self._xy = np.asarray(st.prepared.coords, dtype=np.float32)
+        self._value_data = None
+        self.make_figure(*self._raster_spec())
+        self.build_layers()
+        self._update(now=True)  # not in a document yet: no lock needed
+        self.watch_state()
         st.param.watch(self._update_values, ["color_by", "version", "run"])
 
+    def watch_state(self):
+        """Redraw the layers when what they show changes."""
+        self.state.param.watch(self._changed, ["run", "round", "layers", "version", "preview"])
+
     # ------------------------------------------------------------------- the background
-    def _background(self):
+    def _raster_spec(self):
         st = self.state
         ds_ = st.prepared.dataset
         # annotate mode: rows without a label are their own (grey) category
@@ -85,40 +71,54 @@ class MapView(pn.viewable.Viewer):
         codes = np.where(ds_.y >= 0, ds_.y, len(ds_.classes))
         minority = [ds_.classes[c] for c in st.prepared_for_settings.dataset.minority]
         colors = dict(st.class_colors, **{UNLABELLED: UNLABELLED_COLOR})
-        # the pool must read clearly behind the overlays: every occupied pixel at least ~70 %
-        # opaque, single points spread to 2 px; the minority on top, spread further; the pool
-        # values over both when the map is coloured by value; all in one image per view
-        self._raster = PoolRaster(self._xy, codes, names, colors, minority, spread=(2, 3),
-                                  min_alpha=(180, 230), threshold=0.8,
-                                  value_cmap=process_cmap("RdYlBu_r", ncolors=256),
-                                  max_pixels=MAX_RASTER_PIXELS)
-        view = hv.streams.RangeXY()
-        size = hv.streams.PlotSize()
-        # the class legend is the HTML one above the map
-        return hv.DynamicMap(self._pool_image, streams=[view, size, self._values]).opts(
-            hv.opts.RGB(show_legend=False, tools=[]))
+        key = ("pool", id(st.prepared.coords), len(codes), hash(codes.tobytes()), tuple(names),
+               tuple(sorted(colors.items())), tuple(minority))
+        xy = self._xy
 
-    def _pool_image(self, x_range, y_range, width, height, scale=1.0, data=None):
-        img = self._raster.image(x_range, y_range, width, height, values=data)
-        rgba = img.data.view(np.uint8).reshape(img.shape + (4,))
-        xs, ys = img.coords["x"].values, img.coords["y"].values
-        return hv.RGB((xs, ys, rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3]),
-                      kdims=["x", "y"], vdims=list("RGBA"))
+        def build():
+            # the pool must read clearly behind the layers: every occupied pixel at least ~70 %
+            # opaque, single points spread to 2 px; the minority on top, spread further; the
+            # pool values over both when the map is coloured by value; one image per view
+            return PoolRaster(xy, codes, names, colors, minority, spread=(2, 3),
+                              min_alpha=(180, 230), threshold=0.8,
+                              value_cmap=process_cmap("RdYlBu_r", ncolors=256),
+                              max_pixels=MAX_RASTER_PIXELS)
+        return key, build
+
+    def values(self):
+        return self._value_data
 
     def _update_values(self, *events):
         st = self.state
         if st.color_by == "class":
-            if self._values_shown:  # back to classes: drop the value layer once
-                self._values_shown = False
-                self._values.send(None)
+            if self._value_data is not None:  # back to classes: drop the value layer once
+                self._value_data = None
+                locked(self.redraw)
             return
         values = st.pool_values()
         if values is not None:
-            self._values_shown = True
-            self._values.send(np.asarray(values, np.float32))
+            self._value_data = np.asarray(values, np.float32)
+            locked(self.redraw)
 
-    # ---------------------------------------------------------------------- overlays
-    def _frame(self, ids, rec=None):
+    # ---------------------------------------------------------------------- layers
+    def build_layers(self):
+        # draw order: links, subpool, preview, labelled (fill, outline), anchors, queried
+        self.links = self.fig.segment("x0", "y0", "x1", "y1", source=ColumnDataSource(
+            {"x0": [], "y0": [], "x1": [], "y1": []}, name="layer:links"),
+            line_color="#333333", line_alpha=0.5, line_width=1, name="Anchor → query")
+        self.sources["links"], self.renderers["links"] = self.links.data_source, self.links
+        item = LegendItem(label="Anchor → query", renderers=[self.links], visible=False)
+        self.legend_items["links"] = item
+        self._legend.items = [item]
+        for name in ("subpool", "preview", "labelled_fill", "labelled", "anchors", "queried"):
+            style = dict(LAYER_STYLE[name])
+            label = style.pop("label")
+            if name == "labelled_fill":
+                style["fill_color"] = field("color")  # the row's class colour (a data column)
+            self.add_layer(name, label, style, hover=None if name == "labelled_fill" else HOVER,
+                           legend=bool(label))
+
+    def _frame(self, ids, rec=None) -> dict:
         st = self.state
         ds_ = st.prepared.dataset
         ids = np.asarray(ids, dtype=np.int64)
@@ -136,17 +136,18 @@ class MapView(pn.viewable.Viewer):
                     sim[j] = rec.similarity[k]
         y = ds_.y[ids]
         names = [ds_.classes[c] if c >= 0 else "" for c in y]
-        return pd.DataFrame({
+        return {
             "x": self._xy[ids, 0], "y": self._xy[ids, 1], "id": ids,
             # Bokeh escapes tooltip fields (no {safe} format): the snippet shows as text
             "text": [snippet(t, 160) for t in ds_.texts[ids]],
             "label": names, "score": score, "anchor": anchor, "similarity": sim,
             "color": [st.class_colors.get(nm, "#999999") for nm in names],
-        })
+        }
 
-    def _points(self, name, ids, rec=None, color=None):
-        style = dict(LAYER_STYLE[name])
-        label = style.pop("label")
+    def _points(self, name, ids, rec=None):
+        """(rows, legend label) of one layer: empty when the layer is toggled off, at most
+        ``MAX_GLYPHS`` rows (a larger set is subsampled, and the label says so)."""
+        label = LAYER_STYLE[name]["label"]
         shown = name == "preview" or name.split("_")[0] in self.state.layers
         if not shown:
             ids = ids[:0]
@@ -154,89 +155,49 @@ class MapView(pn.viewable.Viewer):
             step = int(np.ceil(len(ids) / MAX_GLYPHS))
             label = f"{label} (1 in {step} shown)"
             ids = ids[::step]
-        if color is not None:
-            style["color"] = color
-        elif name == "labelled":
-            style["color"] = "black"
-        pts = hv.Points(self._frame(ids, rec), kdims=["x", "y"], vdims=VDIMS, label=label)
-        return pts.opts(tools=["hover"], hover_tooltips=HOVER, **style)
+        return self._frame(ids, rec), label
 
-    def _labelled_ids(self, run, round_):
-        st = self.state
-        rec = st.record(run, round_)
-        return rec.labelled if rec is not None else st.initial_labelled()
-
-    def _labelled(self, run, round_, layers, version, preview):
-        return self._points("labelled", self._labelled_ids(run, round_))
-
-    def _labelled_fill(self, run, round_, layers, version, preview):
-        # one fixed-colour layer per class: a colour *field* would make Bokeh build a
-        # field legend that clashes with the other overlays
-        st = self.state
-        ids = self._labelled_ids(run, round_)
-        if "labelled" not in layers:
-            ids = ids[:0]
-        y = st.prepared.dataset.y[ids]
-        style = {k: v for k, v in LAYER_STYLE["labelled_fill"].items() if k != "label"}
-        parts = []
-        for c, name in enumerate(st.prepared.dataset.classes):
-            sel = ids[y == c]
-            df = pd.DataFrame({"x": self._xy[sel, 0], "y": self._xy[sel, 1]})
-            parts.append(hv.Points(df, kdims=["x", "y"]).opts(
-                color=st.class_colors.get(name, "#999999"), show_legend=False, **style))
-        return hv.Overlay(parts)
-
-    def _subpool(self, run, round_, layers, version, preview):
-        rec = self.state.record(run, round_)
-        ids = rec.subpool if rec is not None and run and not is_full_pool(run) else \
-            np.empty(0, np.int64)
-        return self._points("subpool", ids, rec)
-
-    def _anchors(self, run, round_, layers, version, preview):
-        rec = self.state.record(run, round_)
-        ids = rec.anchors if rec is not None else np.empty(0, np.int64)
-        return self._points("anchors", ids, rec)
-
-    def _queried(self, run, round_, layers, version, preview):
-        rec = self.state.record(run, round_)
-        ids = rec.queried if rec is not None else np.empty(0, np.int64)
-        return self._points("queried", ids, rec, color=run_color(run))
-
-    def _preview(self, run, round_, layers, version, preview):
-        ids = preview.subpool if preview is not None and preview.run == run else \
-            np.empty(0, np.int64)
-        return self._points("preview", ids)
-
-    def _links(self, run, round_, layers, version, preview):
-        rec = self.state.record(run, round_)
-        cols = ["x0", "y0", "x1", "y1"]
+    def _links(self, rec, layers) -> dict:
         if rec is None or "links" not in layers or not len(rec.queried):
-            return hv.Segments(pd.DataFrame(columns=cols, dtype=float), cols,
-                               label="Anchor → query")
+            return {"x0": [], "y0": [], "x1": [], "y1": []}
         has = rec.anchor_of >= 0
         a, q = rec.anchor_of[has], rec.queried[has]
-        df = pd.DataFrame({"x0": self._xy[a, 0], "y0": self._xy[a, 1],
-                           "x1": self._xy[q, 0], "y1": self._xy[q, 1]})
-        return hv.Segments(df, cols, label="Anchor → query")
+        return {"x0": self._xy[a, 0], "y0": self._xy[a, 1],
+                "x1": self._xy[q, 0], "y1": self._xy[q, 1]}
 
-    def _build(self):
-        s = [self._stream]
-        links = hv.DynamicMap(self._links, streams=s).opts(color="#333333", alpha=0.5,
-                                                            line_width=1)
-        # draw order: subpool under labelled under anchors under queried
-        overlays = [hv.DynamicMap(getattr(self, f"_{name}"), streams=s)
-                    for name in ("subpool", "preview", "labelled_fill", "labelled", "anchors",
-                                 "queried")]
-        plot = self._background() * links
-        for o in overlays:
-            plot = plot * o
-        return plot.opts(
-            hv.opts.Overlay(responsive=True, xaxis=None, yaxis=None, legend_position="top_left",
-                            legend_opts={"background_fill_alpha": 0.8}, title="",
-                            active_tools=["wheel_zoom"], toolbar="above",
-                            backend_opts={"plot.name": "anchoral-map"},
-                            hooks=[drawn_legend_only]),
-        )
+    def layer_data(self) -> dict:
+        """Every layer's rows and label for the state's run and round: {name: (rows, label)}."""
+        st = self.state
+        run, round_, preview = st.run, st.round, st.preview
+        rec = st.record(run, round_)
+        empty = np.empty(0, np.int64)
+        labelled = rec.labelled if rec is not None else st.initial_labelled()
+        out = {
+            "subpool": self._points("subpool", rec.subpool if rec is not None and run and
+                                    not is_full_pool(run) else empty, rec),
+            "preview": self._points("preview", preview.subpool if preview is not None and
+                                    preview.run == run else empty),
+            "labelled_fill": self._points("labelled_fill", labelled),
+            "labelled": self._points("labelled", labelled),
+            "anchors": self._points("anchors", rec.anchors if rec is not None else empty, rec),
+            "queried": self._points("queried", rec.queried if rec is not None else empty, rec),
+            "links": (self._links(rec, st.layers), None),
+        }
+        return out
+
+    def _changed(self, *events):
+        self._update()
+
+    def _update(self, now=False):
+        data = self.layer_data()
+        color = run_color(self.state.run)
+
+        def apply():
+            self.renderers["queried"].glyph.fill_color = color
+            for name, (rows, label) in data.items():
+                self.set_layer(name, rows, label)
+
+        apply() if now else locked(apply)
 
     # --------------------------------------------------------------------------- layout
     def legend(self):

@@ -123,6 +123,12 @@ class ExplorerState(SettingsState):
         if self.run not in self.runs:
             self.run = self.runs[0] if self.runs else None
 
+    def _adopt_built(self, gen, driver) -> None:
+        """The worker built ``driver`` for this job (event loop): show its runs."""
+        if self.job.current(gen) and self.experiment is driver:
+            self.adopt(driver)
+            self.stale = False
+
     def close(self) -> None:
         """Release the session directory (its writer lock), if any."""
         if self.experiment is not None:
@@ -203,7 +209,7 @@ class ExplorerState(SettingsState):
                 raise ParameterError(f"n_rounds={n_rounds} must be >= 1; enter a positive "
                                      "number of rounds")
             if self.experiment is None:
-                self.build()
+                self.validate()  # bad settings say so now; the build runs in the worker
         except ExplorerError as err:
             job.fail(job.generation, err)
             return False
@@ -246,7 +252,11 @@ class ExplorerState(SettingsState):
         """One round of every run (worker thread). Touches only the experiment; returns records."""
         with self.job.slot(gen, schedule), self.job.lock:
             if self.experiment is None:
-                self.build()
+                if schedule is None:
+                    self.build()
+                else:  # built off the event loop; the views adopt it there, before its rounds
+                    self.experiment = built = self._new_driver()
+                    schedule(bind(self._adopt_built, gen, built))
             exp = self.experiment
             runs, records = list(exp.runs), []
             for j, run in enumerate(runs):
