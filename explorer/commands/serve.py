@@ -126,7 +126,12 @@ def _serve(args, client) -> int:
         from explorer.ui.jobs import set_workers
 
         set_workers(args.workers)
-    import explorer.experiment  # noqa: F401  (the engine a first Step needs: imported once, now)
+    # what a page's first Step imports (the engine, scikit-learn's splits and models), imported
+    # once now instead of on the event loop of the first person who presses Step
+    import explorer.experiment  # noqa: F401
+    import explorer.models  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
 
     prepared = load_prepared(opts["source"], **opts["load"])
     if client is not None:  # the fine-tuned encoder scores large pools on the cluster

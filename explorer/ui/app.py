@@ -51,19 +51,21 @@ def load_prepared(source="sample", text_col="text", label_col="label", minority=
                    index=index, embeddings_dtype=embeddings_dtype, progress=False)
 
 
-def _after_load(view):
-    """``view``, built after the page first shows when served (the map comes first).
+def _after_load(make):
+    """The view ``make()`` builds, built and shown after the page's first paint when served.
 
-    A class opening one server at once gets every page's map before any page's plots and table:
-    each page's first document is smaller, and the rest follows on the page's load event.
-    ``ANCHORAL_DEFER_LOAD=0`` builds everything at once (to measure the difference).
+    A class opening one server at once gets every page's map (and the buttons) before any
+    page's plots, table, settings and session cards: each page's first document is small (the
+    server builds documents one after another), and the rest is built on the page's load event.
+    Outside a server (a notebook) the view is built now. ``ANCHORAL_DEFER_LOAD=0`` builds
+    everything at once (to measure the difference).
     """
     import os
 
     if pn.state.curdoc is None or pn.state.curdoc.session_context is None or \
             os.environ.get("ANCHORAL_DEFER_LOAD", "1") == "0":
-        return view
-    return pn.panel(lambda: view, defer_load=True, sizing_mode="stretch_width")
+        return make()
+    return pn.panel(make, defer_load=True, sizing_mode="stretch_width")
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -133,15 +135,6 @@ class ExplorerApp(pn.viewable.Viewer):
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
         self.map = MapView(state=st)
         self.map_controls = MapControls(state=st)
-        self.curves = CurvesView(state=st)
-        self.table = QueriesTable(state=st)
-        self.queue = LabelQueue(state=st)
-        self.session = SessionPanel(state=st)
-        self.exports = ExportPanel(state=st)
-        self.fork_preview = ForkPreview(state=st)
-        self.summary = SummaryLine(state=st)
-        self.projection = ProjectionView(state=st)
-        self.two_runs = TwoRunsView(state=st)
         ds = st.prepared.dataset
         title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
                                     st.param.version),
@@ -152,29 +145,40 @@ class ExplorerApp(pn.viewable.Viewer):
         about = pn.pane.HTML(html.escape(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} "
                                          f"classes; {mode}"),
                              styles={"font-size": "12px"}, sizing_mode="stretch_width")
-        self._sidebar[:] = [self._loading, self.controls.buttons(), about, self.session,
-                            self.exports, self.controls.settings()]
+        # the first document: buttons, map controls and the map; every other view is built
+        # when the page has drawn them (each view watches the state from then on)
+        self._sidebar[:] = [self._loading, self.controls.buttons(), about,
+                            _after_load(lambda: pn.Column(
+                                SessionPanel(state=st), ExportPanel(state=st),
+                                self.controls.settings(), sizing_mode="stretch_width"))]
         self._main[:] = [
             self.map_controls, title,
-            pn.Row(self.queue, self.map, sizing_mode="stretch_width"),
+            # the queue beside the map: labelling starts as soon as the map shows
+            pn.Row(_after_load(lambda: LabelQueue(state=st)), self.map,
+                   sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
-            _after_load(self.fork_preview),
+            _after_load(lambda: ForkPreview(state=st)),
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
-            _after_load(self.curves),
-            self.summary,
-            # dynamic: the two-run map (a second datashaded pool) is built when its tab opens
-            pn.Tabs(("Cost at scale (projection)", pn.Column(
-                        pn.pane.Markdown("What a round would cost with a fine-tuned encoder: "
-                                         "a projection, not a measurement.", margin=(0, 10)),
-                        self.projection, sizing_mode="stretch_width")),
-                    ("Two runs on one map", self.two_runs), dynamic=True,
-                    sizing_mode="stretch_width"),
+            _after_load(lambda: pn.Column(CurvesView(state=st), SummaryLine(state=st),
+                                          self._lesson_tabs(), sizing_mode="stretch_width")),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
-            _after_load(self.table),
+            _after_load(lambda: QueriesTable(state=st)),
         ]
+
+    def _lesson_tabs(self):
+        st = self.state
+        # dynamic: the two-run map (a second figure of the pool) is built when its tab opens
+        return pn.Tabs(("Cost at scale (projection)", pn.Column(
+                            pn.pane.Markdown("What a round would cost with a fine-tuned "
+                                             "encoder: a projection, not a measurement.",
+                                             margin=(0, 10)),
+                            ProjectionView(state=st), sizing_mode="stretch_width")),
+                       ("Two runs on one map", pn.panel(lambda: TwoRunsView(state=st),
+                                                        lazy=True)),
+                       dynamic=True, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------------- datasets
     def _dataset_changed(self, event):

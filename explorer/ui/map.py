@@ -7,7 +7,7 @@ import html
 import numpy as np
 import panel as pn
 import param
-from bokeh.core.properties import field
+from bokeh.core.properties import field, value
 from bokeh.models import ColumnDataSource, LegendItem
 from holoviews.plotting.util import process_cmap
 
@@ -107,7 +107,7 @@ class MapView(PoolMap):
             {"x0": [], "y0": [], "x1": [], "y1": []}, name="layer:links"),
             line_color="#333333", line_alpha=0.5, line_width=1, name="Anchor → query")
         self.sources["links"], self.renderers["links"] = self.links.data_source, self.links
-        item = LegendItem(label="Anchor → query", renderers=[self.links], visible=False)
+        item = LegendItem(label=value("Anchor → query"), renderers=[self.links], visible=False)
         self.legend_items["links"] = item
         self._legend.items = [item]
         for name in ("subpool", "preview", "labelled_fill", "labelled", "anchors", "queried"):

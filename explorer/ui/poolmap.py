@@ -23,6 +23,7 @@ import threading
 import numpy as np
 import panel as pn
 import param
+from bokeh.core.properties import value
 from bokeh.events import RangesUpdate
 from bokeh.models import (ColumnDataSource, HoverTool, Legend, LegendItem, Range1d)
 from bokeh.plotting import figure
@@ -197,7 +198,7 @@ class PoolMap(pn.viewable.Viewer):
         r = self.fig.scatter("x", "y", source=src, name=label, **scatter_style(style))
         self.sources[name], self.renderers[name] = src, r
         if legend:
-            item = LegendItem(label=label, renderers=[r], visible=False)
+            item = LegendItem(label=value(label), renderers=[r], visible=False)
             self.legend_items[name] = item
             self._legend.items = [*self._legend.items, item]
         if hover:
@@ -213,7 +214,7 @@ class PoolMap(pn.viewable.Viewer):
             # the legend lists only what is drawn
             item.visible = bool(len(next(iter(data.values()), ())))
             if label is not None:
-                item.label = label
+                item.label = value(label)
 
     # ----------------------------------------------------------- pan, zoom, resize
     def values(self):
