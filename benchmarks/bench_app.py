@@ -124,6 +124,23 @@ def _cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _browser_cpu_s():
+    """CPU seconds used so far by every Chromium process on this machine (from /proc)."""
+    import glob
+    import os
+
+    total = 0.0
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            if "chrom" not in Path(d, "comm").read_text():
+                continue
+            fields = Path(d, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _serve(*args, timeout_s=900):
     """``anchoral serve ARGS`` on a free port; (process, url, seconds to listening)."""
     import subprocess
@@ -169,7 +186,7 @@ def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
             for _ in range(n):
                 ctx = b.new_context(viewport={"width": 1400, "height": 1100})
                 pages.append(ctx.new_page())
-            t0 = time.perf_counter()
+            t0, b0 = time.perf_counter(), _browser_cpu_s()
             for pg in pages:  # all at once: do not wait for one page before the next
                 pg.goto(url, wait_until="commit", timeout=deadline_s * 1000)
             drawn = [None] * n
@@ -183,13 +200,14 @@ def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
                             pass
                 time.sleep(0.05)
             cpu_maps = _cpu_s(proc.pid) - cpu0
-            steps, untouched, cpu_steps = [], None, None
+            browser_maps = _browser_cpu_s() - b0
+            steps, untouched, cpu_steps, browser_steps = [], None, None, None
             k = min(n_steps, n)
             ready = [pg for pg, t in zip(pages, drawn) if t is not None]
             if len(ready) >= k:
                 for pg in ready[:k]:  # wait until the Step buttons are live
                     pg.get_by_role("button", name="Step").wait_for(timeout=deadline_s * 1000)
-                starts = []
+                starts, b1 = [], _browser_cpu_s()
                 for pg in ready[:k]:
                     starts.append(time.perf_counter())
                     pg.get_by_role("button", name="Step").click(timeout=deadline_s * 1000)
@@ -203,6 +221,7 @@ def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
                     time.sleep(0.05)
                 steps = done
                 cpu_steps = _cpu_s(proc.pid) - cpu0 - cpu_maps
+                browser_steps = _browser_cpu_s() - b1
                 untouched = all(overlay_sizes(pg).get("Queried", 0) == 0 for pg in ready[k:])
             b.close()
         mem = peak_rss_mib(proc.pid)
@@ -223,6 +242,9 @@ def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
         "others unchanged": untouched,
         "server CPU per page (s)": cpu_maps / n,
         "server CPU for the Steps (s)": cpu_steps,
+        # the browsers run on the same cores as the server here (a class has its own laptops)
+        "browser CPU per page (s)": browser_maps / n,
+        "browser CPU for the Steps (s)": browser_steps,
         "deferred plots": os.environ.get("ANCHORAL_DEFER_LOAD", "1") != "0",
         "peak RSS (MiB)": mem.get("VmHWM"),
         "loadavg before": round(load_before[0], 1), "loadavg after": round(os.getloadavg()[0], 1),
@@ -233,7 +255,8 @@ def measure_concurrency(n, rows, n_steps=5, deadline_s=900, workers=None):
 CONCURRENCY_COLUMNS = ["sessions", "deferred plots", "maps drawn", "time to map, median (s)",
                        "time to map, max (s)", "steps at once", "Step latency, median (s)",
                        "Step latency, max (s)", "others unchanged", "server CPU per page (s)",
-                       "server CPU for the Steps (s)", "peak RSS (MiB)",
+                       "server CPU for the Steps (s)", "browser CPU per page (s)",
+                       "browser CPU for the Steps (s)", "peak RSS (MiB)",
                        "loadavg before", "loadavg after"]
 
 

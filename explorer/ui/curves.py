@@ -13,7 +13,7 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
 from bokeh.plotting import figure
 
-from .poolmap import locked
+from .jobs import locked
 from .records import is_full_pool, run_color, run_label
 from .state import ExplorerState
 

@@ -87,10 +87,54 @@ def make_scheduler():
         return lambda cb: cb()
 
     def schedule(cb):
+        def run():
+            with hold(doc):
+                cb()
         with set_curdoc(doc):
-            pn.state.execute(cb, schedule=True)
+            pn.state.execute(run, schedule=True)
 
     return schedule
+
+
+_HELD = threading.local()
+
+
+@contextlib.contextmanager
+def hold(doc):
+    """Collect every change to ``doc`` made inside into one message to the browser.
+
+    The browser then lays out and repaints the page once for a recorded round instead of once
+    per changed view (each repaint of a large page costs the browser far more than the server
+    spends on the change). Model references are recomputed once, at the end. Changes made
+    through :func:`locked` inside apply at once: the callback holds the document's lock.
+    """
+    from panel.io.document import hold as panel_hold
+
+    depth = getattr(_HELD, "docs", None)
+    if depth is None:
+        depth = _HELD.docs = []
+    depth.append(doc)
+    try:
+        with panel_hold(doc):
+            yield
+    finally:
+        depth.pop()
+
+
+def locked(change) -> None:
+    """Apply ``change()`` to Bokeh models where that is safe.
+
+    Inside :func:`hold` (a scheduled callback, which holds the document lock) or without a
+    server: now. Elsewhere (a widget callback may run while Panel has released the lock, and
+    changing a Bokeh model there fails): on the next tick, which holds the lock.
+    """
+    import panel as pn
+
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None or doc in (getattr(_HELD, "docs", None) or ()):
+        change()
+    else:
+        doc.add_next_tick_callback(change)
 
 
 class Job(param.Parameterized):

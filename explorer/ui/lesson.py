@@ -17,7 +17,7 @@ import param
 
 from .lesson_state import TwoRunsState, projection, projection_rows, summary_line
 from .map import MapView
-from .poolmap import locked
+from .jobs import locked
 from .records import run_label
 from .state import ExplorerState
 

@@ -11,7 +11,8 @@ from bokeh.core.properties import field, value
 from bokeh.models import ColumnDataSource, LegendItem
 from holoviews.plotting.util import process_cmap
 
-from .poolmap import MAX_RASTER_PIXELS, PoolMap, locked
+from .jobs import locked
+from .poolmap import MAX_RASTER_PIXELS, PoolMap
 from .raster import PoolRaster
 from .records import is_full_pool, run_color, run_label, snippet
 from .state import LAYERS, ExplorerState

@@ -28,6 +28,7 @@ from bokeh.events import RangesUpdate
 from bokeh.models import (ColumnDataSource, HoverTool, Legend, LegendItem, Range1d)
 from bokeh.plotting import figure
 
+from .jobs import locked
 from .raster import PoolRaster
 
 #: the raster's size limit (width x height): about a 630 x 320 raster on a wide screen,
@@ -102,19 +103,6 @@ def in_server() -> bool:
     """Whether this code runs in a served page (a Bokeh server session)."""
     doc = pn.state.curdoc
     return doc is not None and doc.session_context is not None
-
-
-def locked(change) -> None:
-    """Apply ``change()`` to Bokeh models with the document lock held.
-
-    Widget callbacks may run while Panel has released the lock; changing a Bokeh model there
-    fails, so the change goes to the next tick, which holds it. Without a server: now.
-    """
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        doc.add_next_tick_callback(change)
-    else:
-        change()
 
 
 def scatter_style(style: dict) -> dict:
