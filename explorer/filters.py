@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import registry
+from ._arrays import unique_ids
 from ._validation import check_choice, check_float, check_int, check_name
 from .exceptions import ParameterError
 from .strategies import QueryStrategy, make_strategy
@@ -140,7 +141,7 @@ class _CountingModel:
 
     @property
     def n_asked(self) -> int:
-        return len(np.unique(np.concatenate(self._asked))) if self._asked else 0
+        return len(unique_ids(np.concatenate(self._asked))) if self._asked else 0
 
 
 @dataclass
@@ -348,7 +349,7 @@ class SEALS(PoolFilter):
         self.pair_anchor_ = np.concatenate([self.pair_anchor_, pa])
         self.pair_sim_ = np.concatenate([self.pair_sim_, ps])
         self.last_searched_ = new
-        ids = np.unique(self.pair_id_)
+        ids = unique_ids(self.pair_id_)
         ids = ids[_in_pool(ctx, ids)]  # O(pairs log U), not a sort of the whole pool
         keep = np.isin(self.pair_id_, ids)
         _, best = _best_anchor(ids, self.pair_id_[keep], self.pair_anchor_[keep],

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .. import registry
+from .._arrays import has_duplicates
 from .._validation import check_int, check_name
 from ..exceptions import ParameterError
 from .scores import entropy, least_confidence, margin, top_n
@@ -25,7 +26,7 @@ def _check_query(candidates, n):
         raise ParameterError(f"candidates must be integer row ids, got dtype {cand.dtype}")
     cand = cand.astype(np.int64, copy=False)
     n = check_int("n", n, 1, fix="it is the batch size")
-    if np.unique(cand).size != cand.size:
+    if has_duplicates(cand):
         raise ParameterError("candidates contain duplicate row ids; pass each candidate once")
     return cand, n
 
