@@ -260,10 +260,56 @@ CONCURRENCY_COLUMNS = ["sessions", "deferred plots", "maps drawn", "time to map,
                        "loadavg before", "loadavg after"]
 
 
+def measure_server_pages(n, rows):
+    """N pages requested at once with no browser: seconds until each page's HTML (which carries
+    its first document: buttons, map controls and the map with its first image) is answered.
+
+    The server's share of "time to map" when each person's browser runs on their own machine
+    (a class of laptops); here the browsers of :func:`measure_concurrency` share the server's
+    two cores.
+    """
+    import concurrent.futures
+    import os
+    import urllib.request
+
+    proc, url, _ = _serve("sample")
+    try:
+        urllib.request.urlopen(url, timeout=600).read()  # the process's first page: warm caches
+        cpu0 = _cpu_s(proc.pid)
+        t0 = time.perf_counter()
+
+        def get(_):
+            body = urllib.request.urlopen(url, timeout=900).read()
+            return time.perf_counter() - t0, len(body)
+
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            got = list(pool.map(get, range(n)))
+        cpu = _cpu_s(proc.pid) - cpu0
+        mem = peak_rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    times = [t for t, _ in got]
+    rows.append({"sessions": n, "pages answered": f"{len(times)}/{n}",
+                 "server: page with map, median (s)": statistics.median(times),
+                 "server: page with map, max (s)": max(times),
+                 "server CPU per page (s)": cpu / n,
+                 "page size (kB)": round(statistics.median(b for _, b in got) / 1000),
+                 "peak RSS (MiB)": mem.get("VmHWM"), "loadavg": round(os.getloadavg()[0], 1)})
+
+
+SERVER_COLUMNS = ["sessions", "pages answered", "server: page with map, median (s)",
+                  "server: page with map, max (s)", "server CPU per page (s)", "page size (kB)",
+                  "peak RSS (MiB)", "loadavg"]
+
+
 def main_concurrency(counts, workers=None, undeferred=()):
     import os
 
-    rows = []
+    rows, server_rows = [], []
+    for n in counts:  # the server alone first: no browser on these cores
+        measure_server_pages(n, server_rows)
+        print(table(server_rows, SERVER_COLUMNS), flush=True)
     plan = [(n, "1") for n in counts] + [(n, "0") for n in undeferred]
     for n, defer in plan:
         os.environ["ANCHORAL_DEFER_LOAD"] = defer  # the server inherits it
@@ -274,7 +320,7 @@ def main_concurrency(counts, workers=None, undeferred=()):
                          "maps drawn": f"failed: {type(err).__name__}: "
                                        f"{str(err).splitlines()[0][:120]}"})
         print(table(rows, CONCURRENCY_COLUMNS), flush=True)
-        path = save("app_concurrency", {"rows": rows, "targets": {
+        path = save("app_concurrency", {"rows": rows, "server_only": server_rows, "targets": {
             "10 sessions: each map drawn (s)": 10, "5 Steps at once: each round shown (s)": 3}})
     print(f"\nsaved {path}")
 

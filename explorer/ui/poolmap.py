@@ -155,6 +155,9 @@ class PoolMap(pn.viewable.Viewer):
                      x_range=Range1d(*r.x_range), y_range=Range1d(*r.y_range),
                      tools="pan,wheel_zoom,box_zoom,reset,save", active_scroll="wheel_zoom",
                      toolbar_location="above", min_border=0, title=None)
+        # a wheel zoom announces its new view when the wheel has been still for lod_timeout
+        # ms (Bokeh's default 500 ms would be most of a re-render's wait)
+        fig.lod_timeout = 100
         fig.axis.visible = False
         fig.grid.visible = False
         fig.outline_line_color = None
