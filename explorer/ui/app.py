@@ -145,7 +145,8 @@ class ExplorerApp(pn.viewable.Viewer):
         about = pn.pane.HTML(html.escape(f"{ds.name}: {ds.n:,} texts, {ds.n_classes} "
                                          f"classes; {mode}"),
                              styles={"font-size": "12px"}, sizing_mode="stretch_width")
-        # the first document: buttons, map controls and the map; every other view is built
+        # the first document: buttons, map controls, the map and the labelling queue; every other
+        # view is built
         # when the page has drawn them (each view watches the state from then on)
         self._sidebar[:] = [self._loading, self.controls.buttons(), about,
                             _after_load(lambda: pn.Column(
@@ -153,9 +154,9 @@ class ExplorerApp(pn.viewable.Viewer):
                                 self.controls.settings(), sizing_mode="stretch_width"))]
         self._main[:] = [
             self.map_controls, title,
-            # the queue beside the map: labelling starts as soon as the map shows
-            pn.Row(_after_load(lambda: LabelQueue(state=st)), self.map,
-                   sizing_mode="stretch_width"),
+            # the queue beside the map, in the first document: labelling (and its keys) starts
+            # as soon as the page shows
+            pn.Row(LabelQueue(state=st), self.map, sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
             _after_load(lambda: ForkPreview(state=st)),

@@ -115,7 +115,8 @@ def hold(doc):
         depth = _HELD.docs = []
     depth.append(doc)
     try:
-        with panel_hold(doc):
+        # "collect", not "combine": events keep their order (a player's end before its value)
+        with panel_hold(doc, policy="collect"):
             yield
     finally:
         depth.pop()
