@@ -233,6 +233,17 @@ class Job(param.Parameterized):
                               f"{SLOTS.n} at a time)…"))
         return SLOTS.slot(on_wait)
 
+    def _guarded(self, gen, callback):
+        """``callback`` that, when it raises on the event loop, ends the job with the error
+        (the page must not stay busy) and lets the error reach the server's log."""
+        def call():
+            try:
+                return callback()
+            except Exception as err:
+                self.fail(gen, err)
+                raise
+        return call
+
     def wait(self, timeout=None) -> None:
         """Block until the worker thread ends (tests, notebooks)."""
         if self._thread is not None:
@@ -267,7 +278,7 @@ class Job(param.Parameterized):
                 schedule(bind(self.fail, gen, err))
                 raise
             if result is not None:
-                schedule(result)
+                schedule(self._guarded(gen, result))
 
         self._thread = threading.Thread(target=target, name="anchoral-work", daemon=True)
         self._thread.start()

@@ -13,6 +13,7 @@ A screenshot of every failing test's page is kept in ``tests/ui/artifacts/`` (gi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -270,8 +271,13 @@ def serve_session_cli(session, port, *extra, timeout=600):
     root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "explorer.cli", "serve", "sample", "--session", str(session),
            "--filters", "anchoral", "--port", str(port), "--address", "127.0.0.1", *extra]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    # the server's log goes to a file, never to an unread pipe: a full pipe (64 KiB of
+    # warnings) would block the server in its next write, its event loop with it
+    log = Path(session).parent / f"serve-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=out,
+                                env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    proc.log = log
     deadline = time.time() + timeout
     while True:
         try:
@@ -282,5 +288,20 @@ def serve_session_cli(session, port, *extra, timeout=600):
                 return proc
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                raise RuntimeError(f"anchoral serve did not start: {proc.stderr.read()}") from err
+                raise RuntimeError("anchoral serve did not start: "
+                                   f"{log.read_text()[-4000:]}") from err
             time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def told_on_failure(proc, page=None):
+    """Re-raise a failure inside with the server's log tail and the page's JavaScript errors
+    appended: a served subprocess's errors are otherwise lost with it."""
+    try:
+        yield
+    except BaseException as err:
+        log = getattr(proc, "log", None)
+        tail = log.read_text(errors="replace")[-6000:] if log is not None and log.exists() else ""
+        js = getattr(page, "js_errors", None)
+        raise AssertionError(f"{err}\n--- server log (tail) ---\n{tail or '(empty)'}\n"
+                             f"--- page JavaScript errors ---\n{js!r}") from err

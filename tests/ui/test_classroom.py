@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (_free_port, curve_points, drawn_pixels, overlay_sizes, serve_session_cli,
-                       wait_until)
+                       told_on_failure, wait_until)
 from .test_app import step
 
 #: several pages load at once on a shared 2-core machine: wait for them, never sleep
@@ -271,14 +271,16 @@ def test_a_server_killed_during_run_n_loses_no_saved_round_and_says_what_was_not
 
     proc = _serve_session(session, port := _free_port())
     try:
-        page.goto(f"http://127.0.0.1:{port}/")
-        expect(page.get_by_text(re.compile(
-            rf'the server stopped during "Run 10 rounds" \(started .* at round 0\): {saved} of '
-            rf"its rounds were saved, {10 - saved} were not run"))).to_be_visible(timeout=300_000)
-        expect(page.get_by_text(re.compile(rf"round {saved} of {saved}$"))).to_be_visible()
-        assert not (session / "running.json").exists()
-        assert pd.read_parquet(session / "labels.parquet").equals(labels)  # nothing lost
-        assert page.js_errors == []
+        with told_on_failure(proc, page):
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.get_by_text(re.compile(
+                rf'the server stopped during "Run 10 rounds" \(started .* at round 0\): '
+                rf"{saved} of its rounds were saved, {10 - saved} were not run"))
+            ).to_be_visible(timeout=300_000)
+            expect(page.get_by_text(re.compile(rf"round {saved} of {saved}$"))).to_be_visible()
+            assert not (session / "running.json").exists()
+            assert pd.read_parquet(session / "labels.parquet").equals(labels)  # nothing lost
+            assert page.js_errors == []
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)

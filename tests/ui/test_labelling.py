@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _free_port, drawn_pixels, overlay_sizes, serve_session_cli, wait_until
+from .conftest import (_free_port, drawn_pixels, overlay_sizes, serve_session_cli,
+                       told_on_failure, wait_until)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,15 +97,17 @@ def test_session_survives_kill_and_resumes_with_labels_intact(page, tmp_path):
 
     proc = serve(session, port := _free_port())
     try:
-        page.goto(f"http://127.0.0.1:{port}/")
-        expect(queue_header(page)).to_contain_text("Label round 2", timeout=120_000)
-        expect(queue_header(page)).to_contain_text("4 of 25")  # 3 pending labels kept
-        expect(page.get_by_text(re.compile(r"3 of 25 labels of round 2 were kept"))).to_be_visible()
-        expect(page.get_by_text(re.compile(r"round 1 of 1$"))).to_have_count(0)
-        page.get_by_role("slider").focus()
-        page.get_by_role("slider").press("ArrowLeft")
-        expect(page.get_by_text(re.compile(r"round 1 of 1$"))).to_be_visible()
-        assert page.js_errors == []
+        with told_on_failure(proc, page):
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(queue_header(page)).to_contain_text("Label round 2", timeout=120_000)
+            expect(queue_header(page)).to_contain_text("4 of 25")  # 3 pending labels kept
+            expect(page.get_by_text(re.compile(r"3 of 25 labels of round 2 were kept"))
+                   ).to_be_visible()
+            expect(page.get_by_text(re.compile(r"round 1 of 1$"))).to_have_count(0)
+            page.get_by_role("slider").focus()
+            page.get_by_role("slider").press("ArrowLeft")
+            expect(page.get_by_text(re.compile(r"round 1 of 1$"))).to_be_visible()
+            assert page.js_errors == []
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
