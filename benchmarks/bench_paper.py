@@ -167,7 +167,8 @@ def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_par
         exp = Experiment(p, runs=todo, model=args.model, seed=seed, n_rounds=args.rounds,
                          query_size=args.query_size, init_size=args.init_size,
                          init_per_minority=args.init_per_minority,
-                         subpool_size=args.subpool_size, model_params=model_params)
+                         subpool_size=args.subpool_size, model_params=model_params,
+                         minority_only=args.minority_only)
         _write_settings(pool_tag, model_tag, p, exp, args)
         for run in exp.runs:
             sink, fits = [], []
@@ -442,6 +443,9 @@ def main(argv=None):
     ap.add_argument("--init-per-minority", type=int, default=5)
     ap.add_argument("--subpool-size", type=int, help="M (default: 10,000 capped by pool size)")
     ap.add_argument("--index", default="auto", choices=["auto", "exact", "ivf", "hnsw"])
+    ap.add_argument("--minority-only", action="store_true",
+                    help="AnchorAL anchors from the minority classes only (a named deviation "
+                         "from the paper; results go to POOL_minonly)")
     ap.add_argument("--tag", default="", help="suffix of the result set's pool folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aggregate-only", action="store_true")
@@ -455,7 +459,8 @@ def main(argv=None):
     seeds = parse_seeds(args.seeds)
     filters = _names(args.filters, FILTERS, "filters")
     strategies = _names(args.strategies, STRATEGIES, "strategies")
-    pool_tag = Path(args.pool).stem + (f"_sub{args.subset}" if args.subset else "") + args.tag
+    pool_tag = Path(args.pool).stem + (f"_sub{args.subset}" if args.subset else "") + \
+        ("_minonly" if args.minority_only else "") + args.tag
     model_params = {}
     if args.epochs:
         model_params["epochs"] = args.epochs
