@@ -6,6 +6,7 @@ state. Import lazily so ``from explorer.ui.state import ExplorerState`` stays li
 
     from explorer.ui import ExplorerApp, load_prepared
     ExplorerApp(load_prepared("sample"))          # displays inline in Jupyter
+    show("sample", filters=["anchoral", "full"])   # the same in one call
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ _LAZY = {
     "ExplorerApp": "app", "load_prepared": "app",
     "MapView": "map", "CurvesView": "curves", "ControlsView": "controls",
     "MapControls": "controls", "QueriesTable": "table",
-    "synthetic_prepared": "synthetic",
+    "synthetic_prepared": "synthetic", "show": "notebook",
 }
 
 __all__ = sorted(_LAZY)

@@ -15,7 +15,7 @@ import panel as pn
 import param
 
 from .actions import ExportPanel, ForkPreview, SessionPanel
-from . import sessions
+from . import notebook, sessions
 from .controls import ControlsView, MapControls
 from .jobs import flush_stranded_writes, make_scheduler
 from .curves import CurvesView
@@ -97,6 +97,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def __init__(self, prepared, *, datasets=None, dataset="sample", experiment_factory=None,
                  load_options=None, session_dir=None, session_root=None, **settings):
+        notebook.extension()  # in a Jupyter kernel: the Panel extensions it needs, inline
         super().__init__(state=ExplorerState(prepared, experiment_factory=experiment_factory,
                                              **settings))
         self._session_dir = session_dir
@@ -184,6 +185,15 @@ class ExplorerApp(pn.viewable.Viewer):
                                                         lazy=True)),
                        dynamic=True, sizing_mode="stretch_width")
 
+    @classmethod
+    def from_data(cls, source, *, text_col="text", label_col="label", minority=None,
+                  index="auto", **settings) -> "ExplorerApp":
+        """The explorer on a file or built-in pool in one call (see
+        :func:`explorer.ui.notebook.show`): ``ExplorerApp.from_data("my.csv", text_col="body",
+        label_col="tag", filters=["anchoral", "full"])``."""
+        return notebook.show(source, text_col=text_col, label_col=label_col,
+                             minority=minority, index=index, **settings)
+
     # ------------------------------------------------------------------------- datasets
     def _dataset_changed(self, event):
         source = event.new
@@ -228,3 +238,11 @@ class ExplorerApp(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Row(pn.Column(self._sidebar, width=330), self._main,
                       sizing_mode="stretch_width")
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # Jupyter displays the app: stylesheets Panel adds after this first render come from
+        # the Jupyter server, not Panel's CDN (explorer.ui.notebook.serve_styles_locally)
+        bundle = super()._repr_mimebundle_(include, exclude)
+        if notebook.in_notebook():
+            notebook.serve_styles_locally([self.map.fig.document])
+        return bundle

@@ -29,6 +29,11 @@ from .queue_state import LabelQueueState
 from .records import Preview, RoundRecord, class_colors, ids_of, run_key, run_label, snippet
 from .settings_state import SETTINGS, SettingsState
 
+def _direct(callback):
+    """A scheduler that runs the callback where it is (no event loop: code, a notebook)."""
+    return callback()
+
+
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", "probability", "uncertainty")
 
@@ -179,7 +184,12 @@ class ExplorerState(SettingsState):
         self.job.reset("Reset: press Step to run one round.")
 
     def step(self) -> list[RoundRecord]:
-        """Run one round of every compared run here, synchronously, and record it."""
+        """Run one round of every compared run here, synchronously, and record it.
+
+        The code-driven Step (a notebook, a script): the views follow as they do for the
+        button, and the status line says it is done.
+        """
+        t0 = time.perf_counter()
         gen = self.job.begin("Running 1 round…")
         try:
             records = self._compute_round(gen, None)
@@ -187,7 +197,7 @@ class ExplorerState(SettingsState):
             self.job.fail(gen, err)
             return []
         self.record_rounds(gen, records, 1, 1)
-        self.job.finish(gen)
+        self.job.finish(gen, f"done: 1 round in {time.perf_counter() - t0:.1f} s")
         return records
 
     def start(self, n_rounds: int, schedule) -> bool:
@@ -377,6 +387,40 @@ class ExplorerState(SettingsState):
             "anchor": rec.anchor_of,
             "similarity": rec.similarity.astype(float),
         })
+
+    # ------------------------------------------------------------ the programmable side
+    def fork(self, strategy=None, **params) -> str:
+        """Branch the run on the map after the round on the map (synchronously, from code).
+
+        ``params`` are AnchorAL / model settings to change (``n_neighbors=20``,
+        ``subpool_size=500``, ...), ``strategy`` another base strategy. Returns the new run's
+        key, which joins the comparison and is shown on the map.
+        """
+        from .branching import fork
+
+        before = list(self.runs)
+        if not fork(self, self.job.schedule or _direct, strategy=strategy, **params):
+            raise ParameterError(self.job.error)
+        self.wait()
+        if self.job.error:
+            raise ParameterError(self.job.error)
+        return next(k for k in self.runs if k not in before)
+
+    def save(self, path) -> str:
+        """Save the comparison so far as a session directory (every later round goes there
+        too); returns the directory. Open it again with ``anchoral serve DATA --session``."""
+        from .sessions import save_session
+
+        if not save_session(self, path):
+            raise ParameterError(self.job.error)
+        return self.session_dir
+
+    def export(self, what="rounds", fmt="parquet") -> bytes:
+        """The ``labels`` / ``rounds`` / ``queries`` table (``csv``, ``parquet``, ``jsonl``)
+        or the ``plots`` (``png``, ``html``), as bytes (what the page's Export card downloads)."""
+        from .sessions import export_bytes
+
+        return export_bytes(self, what, fmt)
 
     def expected_runs(self) -> list[str]:
         """The run keys the current settings give (before the experiment is built)."""
