@@ -77,3 +77,87 @@ def test_app_options_take_threads_from_args_or_environment():
     assert app_options(["sample", "--threads", "2"], {})["threads"] == 2
     assert app_options(["sample"], {"ANCHORAL_THREADS": "3"})["threads"] == 3
     assert app_options(["sample"], {})["threads"] == threads.default_threads()
+
+
+def test_batch_default_is_one_thread_per_core():
+    assert threads.default_threads(1, batch=True) == 1
+    assert threads.default_threads(2, batch=True) == 2
+    assert threads.default_threads(64, batch=True) == 64
+    assert threads.default_threads(2, batch=False) == 1  # the interactive default is unchanged
+
+
+def test_resolve_batch_default_loses_to_argument_and_environment():
+    assert threads.resolve(None, env={}, batch=True) == threads.default_threads(batch=True)
+    assert threads.resolve(None, env={"ANCHORAL_THREADS": "1"}, batch=True) == 1
+    assert threads.resolve(1, env={}, batch=True) == 1
+
+
+class _Applied(Exception):
+    pass
+
+
+@pytest.fixture
+def applied(monkeypatch):
+    """Run ``anchoral ARGV`` up to the thread setting: the count it applies, on ``cores`` cores
+    (the command itself is not run)."""
+    from explorer import cli
+    from explorer.exceptions import ParameterError
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", threads.ENV):
+        monkeypatch.delenv(var, raising=False)
+    seen = []
+
+    def spy(n):
+        seen.append(n)
+        raise ParameterError("stop before the command runs")
+
+    monkeypatch.setattr(threads, "_apply", spy)
+
+    def run(argv, cores, env=None):
+        monkeypatch.setattr(threads, "_available_cores", lambda: cores)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        seen.clear()
+        assert cli.main(argv) == 2
+        return seen[0]
+
+    return run
+
+
+COMMAND_ARGV = {
+    "prepare": ["prepare", "sample"],
+    "fetch": ["fetch", "brown"],
+    "simulate": ["simulate", "sample"],
+    "export": ["export", "some-session", "--out", "labels.csv"],
+    "serve": ["serve", "sample"],
+    "label": ["label", "sample", "--session", "some-session"],
+}
+
+
+@pytest.mark.parametrize("command, batch", [("prepare", True), ("fetch", True),
+                                            ("simulate", True), ("export", True),
+                                            ("serve", False), ("label", False)])
+@pytest.mark.parametrize("cores", [2, 8])
+def test_cli_default_threads_per_command(applied, command, batch, cores):
+    from explorer.cli import COMMANDS
+
+    assert set(COMMAND_ARGV) == set(COMMANDS)  # every command is checked here
+    expected = cores if batch else {2: 1, 8: 4}[cores]
+    assert applied(COMMAND_ARGV[command], cores) == expected
+
+
+@pytest.mark.parametrize("command", ["prepare", "serve"])
+def test_cli_explicit_threads_or_environment_win_over_either_default(applied, command):
+    argv = COMMAND_ARGV[command]
+    assert applied(argv + ["--threads", "3"], cores=8) == 3
+    assert applied(["--threads", "3"] + argv, cores=8) == 3
+    assert applied(argv, cores=8, env={"ANCHORAL_THREADS": "3"}) == 3
+
+
+def test_threads_help_names_the_default_of_each_command(capsys):
+    for argv, default in ((["prepare", "--help"], "one per core"),
+                          (["serve", "--help"], "1 on <= 2 cores and min(4, cores) above")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+        out = " ".join(capsys.readouterr().out.split())
+        assert f"else {default};" in out
