@@ -40,6 +40,13 @@ ENV = "ANCHORAL_THREADS"
 # environment variables read by libraries loaded *after* set_threads (torch reads them on import)
 _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+#: OpenMP threads that wait for work sleep instead of spinning (unless the user set it): read by
+#: each OpenMP runtime when it loads (faiss's and torch's libgomp load after set_threads in the
+#: CLI). On 2 cores busy with other work, torch on 2 spinning threads embedded 3-5x slower than on
+#: one and burnt 2.6-3x the CPU; sleeping, the second thread costs no extra CPU
+#: (docs/benchmarks.md, "Threads for batch commands")
+_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def default_threads(cpu_count=None, batch=False) -> int:
     """The thread count when none is given.
@@ -145,11 +152,14 @@ def set_threads(n=None, batch=False) -> int:
     -------
     int
         The count that was set. Libraries loaded later (torch) read it from
-        ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, which are set too.
+        ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, which are set too, with
+        ``OMP_WAIT_POLICY=PASSIVE`` unless already set: idle OpenMP threads sleep rather than
+        spin on a core that other work needs.
     """
     n = resolve(n, batch=batch)
     for var in _ENV_VARS:
         os.environ[var] = str(n)
+    os.environ.setdefault(*_WAIT_POLICY)
     _apply(n)
     return n
 

@@ -43,7 +43,7 @@ def test_limit_sets_every_library_and_restores():
 
 
 def test_set_threads_caps_all_and_sets_the_environment(monkeypatch):
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"):
         monkeypatch.delenv(var, raising=False)
     before = faiss.omp_get_max_threads()
     try:
@@ -52,6 +52,10 @@ def test_set_threads_caps_all_and_sets_the_environment(monkeypatch):
         import os
 
         assert os.environ["OMP_NUM_THREADS"] == "1"  # torch, loaded later, reads it
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # ... and sleeps instead of spinning
+        monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+        threads.set_threads(1)
+        assert os.environ["OMP_WAIT_POLICY"] == "active"  # the user's choice stays
     finally:
         from threadpoolctl import threadpool_limits
 
@@ -161,3 +165,23 @@ def test_threads_help_names_the_default_of_each_command(capsys):
             build_parser().parse_args(argv)
         out = " ".join(capsys.readouterr().out.split())
         assert f"else {default};" in out
+
+
+def _openmp_loaded_after(code):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (f"{code}\nimport re\n"
+             "print(bool(re.search(r'lib(g|i)?omp', open('/proc/self/maps').read())))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    return out.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux only")
+def test_the_cli_parses_before_any_openmp_runtime_loads():
+    """OMP_WAIT_POLICY (set by set_threads) is read when an OpenMP runtime loads: none may load
+    while the CLI builds its parser, before main calls set_threads."""
+    assert _openmp_loaded_after("import faiss")  # the probe sees a loaded runtime
+    assert not _openmp_loaded_after("from explorer.cli import build_parser\nbuild_parser()")
