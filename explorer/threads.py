@@ -190,7 +190,8 @@ def limit(n=1):
 
 
 #: what ``--threads``' help says each default is
-_DEFAULT_HELP = {True: "one per core", False: "1 on <= 2 cores and min(4, cores) above"}
+_DEFAULT_HELP = {True: "one per core (a batch command)",
+                 False: "1 on <= 2 cores and min(4, cores) above"}
 
 
 def add_argument(parser, default=None, batch=None):
@@ -198,11 +199,11 @@ def add_argument(parser, default=None, batch=None):
     sub-command inherit the top-level value). ``batch`` names the default the help describes
     (:func:`default_threads`); ``None``: a parser for several commands, the help gives both."""
     if batch is None:
-        fallback = (f"{_DEFAULT_HELP[True]} for batch commands (prepare, fetch, simulate, "
-                    f"export), {_DEFAULT_HELP[False]} for serve and label")
+        fallback = (f"one per core for batch commands, {_DEFAULT_HELP[False]} for the others: "
+                    "see COMMAND --help")
     else:
         fallback = _DEFAULT_HELP[bool(batch)]
     parser.add_argument(
         "--threads", type=int, default=default, metavar="N",
         help=f"threads for BLAS / OpenMP / FAISS / torch (default: ${ENV}, else {fallback}; "
-             "0 = one per core)".replace("%", "%%"))
+             "0 = one per core)")

@@ -159,7 +159,7 @@ def test_cli_explicit_threads_or_environment_win_over_either_default(applied, co
 
 
 def test_threads_help_names_the_default_of_each_command(capsys):
-    for argv, default in ((["prepare", "--help"], "one per core"),
+    for argv, default in ((["prepare", "--help"], "one per core (a batch command)"),
                           (["serve", "--help"], "1 on <= 2 cores and min(4, cores) above")):
         with pytest.raises(SystemExit):
             build_parser().parse_args(argv)
