@@ -20,7 +20,7 @@ either default):
 * **batch** (``default_threads(batch=True)``): one thread per available core. For commands that
   run unattended and end (``anchoral prepare``, ``fetch``, ``simulate``, ``export``;
   :data:`explorer.cli.BATCH` lists them): a first ``prepare`` embeds its pool with every core
-  (on 2 cores 1.8x faster than one thread, docs/benchmarks.md, "Threads for batch commands").
+  (on 2 free cores 1.5-1.9x faster than one thread, docs/benchmarks.md, section 4b).
 * **interactive** (the default, ``batch=False``): 1 thread on <= 2 cores, else ``min(4, cores)``.
   For the app's server (``anchoral serve``, ``panel serve apps/anchoral.py``), ``anchoral label``
   and library callers: the browser, the person and other sessions share those cores.
@@ -44,7 +44,7 @@ _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: each OpenMP runtime when it loads (faiss's and torch's libgomp load after set_threads in the
 #: CLI). On 2 cores busy with other work, torch on 2 spinning threads embedded 3-5x slower than on
 #: one and burnt 2.6-3x the CPU; sleeping, the second thread costs no extra CPU
-#: (docs/benchmarks.md, "Threads for batch commands")
+#: (docs/benchmarks.md, section 4b)
 _WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
 
 
