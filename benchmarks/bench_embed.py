@@ -2,6 +2,7 @@
 
     python benchmarks/bench_embed.py            # 1,000 sample e-mails + 5,000 Brown sentences, 2 repeats
     python benchmarks/bench_embed.py --quick    # 200 e-mails + 1,000 sentences, 1 repeat
+    python benchmarks/bench_embed.py --compare-threads 1,2   # torch threads: 3,000 WordNet texts, 3 repeats
 
 Three ways to embed the same texts, interleaved and repeated (the best repeat is kept):
 
@@ -14,12 +15,19 @@ a shared machine the wall time also counts waiting for a core. Effect on retriev
 vectors of the whole text set are searched exactly (top-50 by cosine, 200 queries, the query itself
 excluded) and compared with the float32 neighbours (recall@50), plus the cosine between the float32
 and int8 vector of each text.
+
+``--compare-threads 1,2`` measures something else: the project's encoder (float32) on one fixed
+slice of texts (``--threads-data``, default 3,000 random WordNet glosses: ``anchoral fetch wordnet``
+first) with each thread count in turn, alternating the order every repeat (1,2 then 2,1 ...), and
+reports the min and median wall and CPU seconds per setting (``results/embed_threads.json``): what
+the CLI's thread default costs or gains for ``anchoral prepare``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -60,7 +68,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: stable on a shared machine)")
+    ap.add_argument("--compare-threads", metavar="N,M", default=None,
+                    help="instead: time the float32 encoder on one slice of texts with each "
+                    "of these thread counts, alternating (e.g. 1,2)")
+    ap.add_argument("--threads-data", metavar="NAME:N", default="wordnet:3000",
+                    help="--compare-threads: dataset and number of random texts")
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     args = ap.parse_args(argv)
+    if args.compare_threads:
+        return compare_threads(args)
     import torch  # noqa: F401 - so limit_threads sets torch's threads too
     from sentence_transformers import SentenceTransformer
 
@@ -116,6 +132,51 @@ def main(argv=None):
     path = save("embed" + ("_quick" if args.quick else ""),
                 {**threads, "repeats": repeats, "rows": rows, "retrieval_effect": effect,
                  "torch_quantized_engines": list(torch.backends.quantized.supported_engines)})
+    print(f"\nsaved {path}")
+
+
+def compare_threads(args):
+    """Embed one slice of texts with each thread count, alternating; min / median per count."""
+    import torch  # noqa: F401 - so threads.limit sets torch's threads too
+
+    from explorer import threads
+    from explorer.embed import SentenceEncoder
+
+    counts = [int(c) for c in args.compare_threads.split(",") if c.strip()]
+    repeats = args.repeats or (1 if args.quick else 3)
+    name, _, n = args.threads_data.partition(":")
+    texts = load_texts(name, int(n or 3000) if not args.quick else 300)
+    encoder = SentenceEncoder(device="cpu")
+    encoder.encode(["warm up the encoder", "a second, slightly longer warm-up sentence"])
+    runs = []
+    for r in range(repeats):
+        for c in (counts if r % 2 == 0 else counts[::-1]):  # alternate who goes first
+            load_before = os.getloadavg()[0]
+            with threads.limit(c), Timer() as tm:
+                encoder.encode(texts)
+            runs.append({"repeat": r, "threads": c, "wall_s": tm.wall, "cpu_s": tm.cpu,
+                         "loadavg_1min_before": round(load_before, 2),
+                         "loadavg_1min_after": round(os.getloadavg()[0], 2)})
+            print(table(runs[-1:], list(runs[-1])), flush=True)
+    rows = []
+    for c in counts:
+        mine = [x for x in runs if x["threads"] == c]
+        wall = [x["wall_s"] for x in mine]
+        cpu = [x["cpu_s"] for x in mine]
+        rows.append({"threads": c, "n": len(texts), "repeats": len(mine),
+                     "wall_min_s": min(wall), "wall_median_s": statistics.median(wall),
+                     "cpu_min_s": min(cpu), "cpu_median_s": statistics.median(cpu),
+                     "texts_per_s_wall_median": len(texts) / statistics.median(wall)})
+    base = rows[0]["wall_median_s"]
+    for row in rows:
+        row["speedup_wall_median"] = base / row["wall_median_s"]
+    print()
+    print(table(rows, list(rows[0])))
+    path = save("embed_threads" + ("_quick" if args.quick else "") + args.tag,
+                {"texts": name, "n": len(texts),
+                 "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
+                 "mean_chars": float(np.mean([len(t) for t in texts])),
+                 "rows": rows, "runs": runs})
     print(f"\nsaved {path}")
 
 

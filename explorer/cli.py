@@ -4,7 +4,8 @@ Each sub-command lives in ``explorer/commands/<name>.py`` and defines ``HELP`` (
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors the library raises on purpose
 (:class:`explorer.exceptions.ExplorerError`) are printed as one line on stderr, exit code 2.
 ``--threads N`` (before or after the sub-command) caps BLAS / OpenMP / FAISS / torch threads for
-every sub-command (:mod:`explorer.threads`).
+every sub-command (:mod:`explorer.threads`); without it (and ``$ANCHORAL_THREADS``) the commands
+in :data:`BATCH` use every core and the others the conservative default.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from . import threads
 from .exceptions import ExplorerError
 
 COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export")
+
+#: sub-commands that run unattended and end: one thread per core unless told otherwise
+#: (``threads.default_threads(batch=True)``); ``serve`` and ``label`` share the cores with a
+#: person and keep the conservative default
+BATCH = frozenset({"prepare", "fetch", "simulate", "export"})
 
 
 def _load(name):
@@ -46,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(p)
         if not any("--threads" in a.option_strings for a in p._actions):
-            threads.add_argument(p, default=argparse.SUPPRESS)  # also after the sub-command
+            threads.add_argument(p, default=argparse.SUPPRESS,  # also after the sub-command
+                                 batch=name in BATCH)
         p.set_defaults(_run=module.run, _parser=p, _options=getattr(module, "OPTIONS", None))
     return parser
 
@@ -80,7 +87,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        threads.set_threads(args.threads)
+        threads.set_threads(args.threads, batch=args.command in BATCH)
         return int(args._run(args) or 0)
     except ExplorerError as err:
         print(f"anchoral {args.command}: error: {_as_options(err, args)}", file=sys.stderr)

@@ -43,7 +43,7 @@ def app_options(argv, env=None) -> dict:
 
     parser = argparse.ArgumentParser(prog="apps/anchoral.py")
     add_arguments(parser)
-    add_threads_argument(parser)
+    add_threads_argument(parser, batch=False)
     args = parser.parse_args(list(argv))
     return options_from_args(args, env)
 
