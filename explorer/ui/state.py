@@ -20,6 +20,7 @@ import time
 import numpy as np
 import param
 
+from ..cost import format_seconds
 from ..exceptions import ExplorerError, ParameterError
 from ..session_files import clear_running, note_running
 from .driver import ExperimentDriver
@@ -235,7 +236,7 @@ class ExplorerState(SettingsState):
                     clear_running(saved_in)
             why = "cancelled" if job.cancelled else "done"
             return bind(job.finish, gen, f"{why}: {done} round{'s' * (done != 1)} in "
-                                         f"{time.perf_counter() - t0:.1f} s")
+                                         f"{format_seconds(time.perf_counter() - t0)}")
 
         return job.run(f"Running {n_rounds} round{'s' * (n_rounds > 1)}…", work, schedule,
                        locked=False)
