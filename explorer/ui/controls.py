@@ -92,9 +92,12 @@ class ControlsView(pn.viewable.Viewer):
         self.run_button.disabled = pn.bind(lambda busy, _: busy or st.hand, job.param.busy,
                                            st.param.label_by_hand)
         self.cancel_button.disabled = job.param.busy.rx.not_()
+        # while work runs and has no share done yet the bar is indeterminate (-1: animated
+        # stripes), so a running round always shows; otherwise the share done
         self.progress = w.Progress(
             label="Progress", max=100, sizing_mode="stretch_width", height=14,
-            value=pn.bind(lambda busy, frac, n: int(round(100 * frac)) if busy or n else 0,
+            value=pn.bind(lambda busy, frac, n: -1 if busy and frac == 0 else
+                          int(round(100 * frac)) if busy or n else 0,
                           job.param.busy, job.param.progress, st.param.n_done),
             active=pn.bind(lambda busy, frac: busy and frac == 0, job.param.busy,
                            job.param.progress))
