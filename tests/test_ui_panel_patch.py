@@ -56,8 +56,9 @@ def write(conn, msg=None, events=None):
 
 @pytest.fixture
 def panel_queue():
-    """Panel's own queue functions writing to :class:`GatedSocket`; the patch state restored."""
-    was_applied = panel_patch.applied()
+    """Panel's own queue functions writing to :class:`GatedSocket`; Panel's ``_dispatch_msgs``
+    (wrapped or not) restored as it was."""
+    dispatch = pdoc._dispatch_msgs
     pdoc.extra_socket_handlers[GatedSocket] = write
     docs = []
     yield docs
@@ -65,7 +66,7 @@ def panel_queue():
     for doc in docs:
         QUEUE.pop(doc, None)
         pdoc._WRITE_BLOCK.pop(doc, None)
-    (panel_patch.apply if was_applied else panel_patch.revert)()
+    pdoc._dispatch_msgs = dispatch
 
 
 async def _settle(doc):
