@@ -22,14 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings  # the test extra: fails when missing
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from explorer.cli import main  # noqa: E402
-from explorer.data import load_dataset  # noqa: E402
-from explorer.exceptions import DataError  # noqa: E402
+from explorer.cli import main
+from explorer.data import load_dataset
+from explorer.exceptions import DataError
 
 #: ``ANCHORAL_FUZZ_EXAMPLES=2000`` searches longer, with fresh random examples (not for CI)
 _LONG = int(os.environ.get("ANCHORAL_FUZZ_EXAMPLES", "0"))

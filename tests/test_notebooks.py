@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
+import nbclient  # the test extra installs them: a missing one fails, never skips
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "notebooks" / "cost-lesson.ipynb"
 

@@ -50,8 +50,9 @@ def test_cli_prepare_summary(toy_csv, tmp_path, capsys):
         assert part in out
 
 
-@pytest.mark.skipif(not (SAMPLE_DIR / "manifest.json").exists(), reason="sample vectors not built")
-def test_sample_uses_shipped_vectors(tmp_path):
+def test_sample_uses_shipped_vectors(tmp_path, missing):
+    if not (SAMPLE_DIR / "manifest.json").exists():
+        missing("the shipped sample vectors are missing (sample_data/manifest.json)")
     p = prepare("sample", cache_dir=tmp_path, progress=False)
     assert p.sources["embeddings"].startswith("shipped")
     assert p.embeddings.shape[0] == p.dataset.n == p.coords.shape[0]

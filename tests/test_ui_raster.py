@@ -1,11 +1,8 @@
 """The map's pool raster: hand-computed shading, minority on top, one image per view."""
 
 import numpy as np
-import pytest
 
-pytest.importorskip("datashader")
-
-from explorer.ui.raster import PoolRaster, eq_hist_levels, hex_to_rgb, shade_counts  # noqa: E402
+from explorer.ui.raster import PoolRaster, eq_hist_levels, hex_to_rgb, shade_counts
 
 
 def rgba(u32):

@@ -15,9 +15,9 @@ import panel as pn
 import param
 
 from .actions import ExportPanel, ForkPreview, SessionPanel
-from . import notebook, sessions
+from . import notebook, panel_patch, sessions
 from .controls import ControlsView, MapControls
-from .jobs import flush_stranded_writes, make_scheduler
+from .jobs import make_scheduler
 from .curves import CurvesView
 from .labelling import LabelQueue
 from .lesson import ProjectionView, SummaryLine, TwoRunsView
@@ -26,6 +26,8 @@ from .state import ExplorerState
 from .table import QueriesTable
 
 TITLE = "AnchorAL Explorer"
+
+panel_patch.apply()  # messages Panel leaves queued with no writer are sent (docs/design.md)
 
 
 @pn.cache(max_items=4)
@@ -116,9 +118,6 @@ class ExplorerApp(pn.viewable.Viewer):
             # a closed tab releases its session directory (the writer lock)
             pn.state.on_session_destroyed(lambda ctx: self.state.close())
             pn.state.onload(self._on_load)
-            # any change (not only a job's) can be left queued by Panel 1.9: look once a second
-            doc = pn.state.curdoc
-            pn.state.add_periodic_callback(lambda: flush_stranded_writes(doc), period=1000)
 
     def _on_load(self):
         st = self.state

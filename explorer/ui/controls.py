@@ -92,9 +92,12 @@ class ControlsView(pn.viewable.Viewer):
         self.run_button.disabled = pn.bind(lambda busy, _: busy or st.hand, job.param.busy,
                                            st.param.label_by_hand)
         self.cancel_button.disabled = job.param.busy.rx.not_()
+        # while work runs and has no share done yet the bar is indeterminate (-1: animated
+        # stripes), so a running round always shows; otherwise the share done
         self.progress = w.Progress(
             label="Progress", max=100, sizing_mode="stretch_width", height=14,
-            value=pn.bind(lambda busy, frac, n: int(round(100 * frac)) if busy or n else 0,
+            value=pn.bind(lambda busy, frac, n: -1 if busy and frac == 0 else
+                          int(round(100 * frac)) if busy or n else 0,
                           job.param.busy, job.param.progress, st.param.n_done),
             active=pn.bind(lambda busy, frac: busy and frac == 0, job.param.busy,
                            job.param.progress))
@@ -166,9 +169,21 @@ class MapControls(pn.viewable.Viewer):
         st = self.state
         w = pn.widgets
         self.run = w.Select(label="Run shown on the map", options={}, width=230)
+        # the player's own buttons carry no accessible name (an icon and a CSS class): its
+        # slider stays, and named buttons step, play and pause through the rounds
         self.player = w.Player(label="Round (0 = initial set)", start=0, end=1, value=0,
                                interval=900, loop_policy="once", show_loop_controls=False,
-                               width=330, disabled=True, show_value=False)
+                               visible_buttons=[], height=50, width=330, disabled=True,
+                               show_value=False)
+        self.previous = w.Button(label="Previous round", disabled=True, width=120,
+                                 description="Show the round before this one on the map")
+        self.next = w.Button(label="Next round", disabled=True, width=110,
+                             description="Show the round after this one on the map")
+        self.play = w.Toggle(name="Play rounds", disabled=True, width=110)
+        self.previous.on_click(lambda e: self.go(-1))
+        self.next.on_click(lambda e: self.go(+1))
+        self.play.param.watch(self._play_changed, "value")
+        self._playing = None
         self.color_by = w.RadioButtonGroup.from_param(st.param.color_by, label="Colour pool by",
                                                       button_type="light", width=290)
         self.layers = w.CheckButtonGroup.from_param(st.param.layers, label="Overlays",
@@ -177,6 +192,28 @@ class MapControls(pn.viewable.Viewer):
         self.player.param.watch(self._round_changed, "value")
         st.param.watch(self._sync, ["version", "run", "round"])
         self._sync()
+
+    def go(self, delta) -> None:
+        """Show the round ``delta`` rounds away on the map (within the recorded rounds)."""
+        st = self.state
+        target = min(max(st.round + delta, 0), st.last_round())
+        if target != st.round:
+            st.round = target
+
+    def _play_changed(self, event):
+        if event.new and self._playing is None:
+            if self.state.round >= self.state.last_round():
+                self.state.round = 0  # play from the start
+            self._playing = pn.state.add_periodic_callback(self._tick, period=900)
+        elif not event.new and self._playing is not None:
+            self._playing.stop()
+            self._playing = None
+
+    def _tick(self):
+        if self.state.round >= self.state.last_round():
+            self.play.value = False
+        else:
+            self.go(+1)
 
     def _run_changed(self, event):
         if event.new is not None and event.new in self.state.runs:
@@ -196,14 +233,18 @@ class MapControls(pn.viewable.Viewer):
             self.run.options = options
         self.run.value = st.run
         n = st.last_round()
-        self.player.disabled = n == 0
+        self.player.disabled = self.play.disabled = n == 0
+        self.previous.disabled = n == 0 or st.round <= 0
+        self.next.disabled = n == 0 or st.round >= n
         self.player.end = max(n, 1)
         if self.player.value != st.round:
             self.player.value = st.round
 
     def __panel__(self):
         return pn.FlexBox(
-            self.run, self.player,
+            self.run,
+            pn.Column(self.player, pn.Row(self.previous, self.next, self.play,
+                                          sizing_mode="fixed"), sizing_mode="fixed"),
             pn.Column(pn.pane.Str("Colour pool by", margin=(0, 10)), self.color_by),
             pn.Column(pn.pane.Str("Overlays", margin=(0, 10)), self.layers),
             sizing_mode="stretch_width")

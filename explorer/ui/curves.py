@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Span
+from bokeh.models import (BasicTicker, ColumnDataSource, CustomJSTicker, HoverTool, Legend,
+                          LegendItem, Span)
 from bokeh.plotting import figure
 
 from .jobs import locked
@@ -48,6 +49,46 @@ HOVER = [("run", "$name"), ("round", "@round"), ("budget", "@budget"),
          ("selection (s)", "@t_selection{0.0000}"), ("  retrieval (s)", "@t_retrieval{0.0000}"),
          ("  scoring (s)", "@t_scoring{0.0000}"), ("training (s)", "@t_train{0.0000}"),
          ("minority F1", "@minority_f1{0.000}"), ("macro F1", "@macro_f1{0.000}")]
+
+
+#: a log axis's ticks at 1, 2 and 5 of each decade (only the decades when that is more than
+#: seven labels; a range within one such step shows its two ends), so labels never crowd.
+#: Bokeh's LogTicker ticks a range under two decades linearly (0.025, 0.03, 0.035, 0.04...),
+#: which a log axis then squeezes into overlapping labels.
+LOG_TICKS_JS = """
+const lo = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb_data.end);
+if (!(lo > 0) || !isFinite(hi)) return [];
+const grid = (mantissas) => {
+  const out = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of mantissas) {
+      const t = Number((m * Math.pow(10, e)).toPrecision(1));
+      if (t >= lo && t <= hi) out.push(t);
+    }
+  }
+  return out;
+};
+let ticks = grid([1, 2, 5]);
+if (ticks.length > 7) {
+  const decades = grid([1]), every = Math.ceil(decades.length / 7);
+  ticks = decades.filter((_, i) => i % every === 0);
+}
+if (ticks.length < 2) {  // the ends, at two significant digits, inside the range
+  const at = (v, f) => { const p = Math.pow(10, Math.floor(Math.log10(v)) - 1);
+                         return Number((f(v / p) * p).toPrecision(2)); };
+  ticks = [at(lo, Math.ceil), at(hi, Math.floor)].filter((t) => t >= lo && t <= hi);
+  if (ticks.length === 2 && ticks[0] === ticks[1]) ticks.pop();
+}
+return ticks;
+"""
+
+
+def _axes(fig, x, axis) -> None:
+    """Whole rounds on a round axis (no 1.5); 1-2-5 ticks on a log axis."""
+    if x == "round":
+        fig.xaxis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0)
+    if axis.get("y_axis_type") == "log":
+        fig.yaxis.ticker = CustomJSTicker(major_code=LOG_TICKS_JS)
 
 
 def rows_for(records, start_cumulative=0.0) -> dict:
@@ -127,6 +168,7 @@ class CurvesView(pn.viewable.Viewer):
             fig = figure(name=name, title=title, height=250, sizing_mode="stretch_width",
                          min_width=260, toolbar_location=None, tools="", **axis)
             fig.title.text_font_size = "11px"
+            _axes(fig, x, axis)
             items = []
             for k in self._runs:
                 src, color, label = self._sources[k], run_color(k), run_label(k)

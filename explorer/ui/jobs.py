@@ -120,49 +120,6 @@ def hold(doc):
             yield
     finally:
         depth.pop()
-        flush_stranded_writes(doc)
-
-
-#: documents whose queued messages :func:`flush_stranded_writes` is watching
-_WATCHING: set = set()
-
-
-def flush_stranded_writes(doc, interval=0.1, patience=30.0) -> None:
-    """Send messages Panel queued for ``doc`` and then left unsent (Panel 1.9 race).
-
-    When the socket is busy, Panel queues a held callback's messages (``_WRITE_MSGS``) and
-    starts a writer task; a writer still finishing an earlier batch can clear the queue's
-    flag (``_WRITE_BLOCK``) before the new writer starts, which then returns at once and the
-    messages stay queued until the next change. After a page's last change (a job's end) the
-    browser then shows the state before it forever: seen as a resumed session stuck at
-    "Replaying the session: 2 of 2 rounds". Checked on the event loop every ``interval``
-    seconds while messages are queued, at most ``patience`` seconds.
-    """
-    try:
-        from panel.io import document as pdoc
-        from tornado.ioloop import IOLoop
-    except ImportError:
-        return
-    queued = getattr(pdoc, "_WRITE_MSGS", None)
-    flag = getattr(pdoc, "_WRITE_BLOCK", None)
-    dispatch = getattr(pdoc, "_dispatch_msgs", None)
-    start = getattr(pdoc, "_dispatch_write_task", None)
-    if None in (queued, flag, dispatch, start) or doc not in queued or id(doc) in _WATCHING:
-        return
-    loop = IOLoop.current()
-    deadline = loop.time() + patience
-    _WATCHING.add(id(doc))
-
-    def check():
-        if doc in queued and doc not in flag:  # queued, and no writer will send them
-            flag[doc] = True
-            start(doc, dispatch, doc)
-        if doc in queued and loop.time() < deadline:
-            loop.call_later(interval, check)
-        else:
-            _WATCHING.discard(id(doc))
-
-    loop.call_later(interval, check)
 
 
 def locked(change) -> None:

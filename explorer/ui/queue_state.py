@@ -12,6 +12,7 @@ import time
 import numpy as np
 import param
 
+from ..cost import format_seconds
 from ..exceptions import ExplorerError
 from .jobs import Job
 from .records import RoundRecord, run_label
@@ -132,7 +133,7 @@ class LabelQueueState(param.Parameterized):
                 self.last_commit_s = elapsed
                 self._recorded(gen, [rec])
                 msg = (f"Round {rec.round} saved ({len(labels)} labels); next batch selected "
-                       f"in {elapsed:.1f} s.")
+                       f"in {format_seconds(elapsed)}.")
                 if nxt is not None:
                     self._proposed(gen, nxt, {}, msg)
                 elif err is not None:

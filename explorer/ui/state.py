@@ -20,6 +20,7 @@ import time
 import numpy as np
 import param
 
+from ..cost import format_seconds
 from ..exceptions import ExplorerError, ParameterError
 from ..session_files import clear_running, note_running
 from .driver import ExperimentDriver
@@ -197,7 +198,7 @@ class ExplorerState(SettingsState):
             self.job.fail(gen, err)
             return []
         self.record_rounds(gen, records, 1, 1)
-        self.job.finish(gen, f"done: 1 round in {time.perf_counter() - t0:.1f} s")
+        self.job.finish(gen, f"done: 1 round in {format_seconds(time.perf_counter() - t0)}")
         return records
 
     def start(self, n_rounds: int, schedule) -> bool:
@@ -245,7 +246,7 @@ class ExplorerState(SettingsState):
                     clear_running(saved_in)
             why = "cancelled" if job.cancelled else "done"
             return bind(job.finish, gen, f"{why}: {done} round{'s' * (done != 1)} in "
-                                         f"{time.perf_counter() - t0:.1f} s")
+                                         f"{format_seconds(time.perf_counter() - t0)}")
 
         return job.run(f"Running {n_rounds} round{'s' * (n_rounds > 1)}…", work, schedule,
                        locked=False)

@@ -97,7 +97,6 @@ def sample_source() -> str:
 @pytest.fixture(scope="session")
 def app_url():
     """Base URL of an in-process Panel server with the ``sample`` and ``hostile`` apps."""
-    pytest.importorskip("playwright")
     import panel as pn
 
     from explorer.ui.app import ExplorerApp, load_prepared
@@ -143,17 +142,22 @@ def app_url():
     server.stop()
 
 
+def chromium_path():
+    """``$ANCHORAL_CHROMIUM`` (default /usr/bin/chromium) or ``chromium`` on the PATH; None."""
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import expect
+def browser(missing):
+    from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)  # a loaded 2-core CI machine: wait, never sleep
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    exe = chromium_path()
+    if exe is None:  # a skip on a person's machine, a failure with CI=true
+        missing(f"no chromium at {CHROMIUM} nor on the PATH (make browser)")
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -173,7 +177,11 @@ def page(browser, request):
         ARTIFACTS.mkdir(exist_ok=True)
         name = request.node.name.replace("/", "_")
         pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        (ARTIFACTS / f"{name}.json").write_text(json.dumps(figures(pg), indent=1, default=str))
+        try:
+            shown = figures(pg)
+        except Exception as err:  # kept with the screenshot: the page may be gone
+            shown = {"error": str(err)}
+        (ARTIFACTS / f"{name}.json").write_text(json.dumps(shown, indent=1, default=str))
     context.close()
 
 
@@ -198,21 +206,40 @@ _FIGURES_JS = """() => {
 
 
 def figures(page) -> dict:
-    """{figure name: [{name, glyph, n (rows), visible, color}]} for every named Bokeh figure."""
-    try:
-        return page.evaluate(_FIGURES_JS)
-    except Exception as err:  # a closed page on teardown
-        return {"error": str(err)}
+    """{figure name: [{name, glyph, n (rows), visible, color}]} for every named Bokeh figure.
+
+    An error of the page (closed, crashed, a script error) raises: an empty answer would let
+    a "nothing changed" check pass on a page that shows nothing.
+    """
+    return page.evaluate(_FIGURES_JS)
 
 
 def overlay_sizes(page) -> dict:
-    """Rows in each map overlay, by legend label."""
+    """Rows in each map overlay, by legend label ({} while the map is not in the page)."""
     return {r["name"]: r["n"] for r in figures(page).get("anchoral-map", []) if r["name"]}
 
 
 def curve_points(page, figure) -> list:
     """Point counts of the per-run scatter renderers of a comparison figure."""
     return [r["n"] for r in figures(page).get(figure, []) if r["glyph"] == "Scatter"]
+
+
+#: the map's overlays, present (empty) from the page's first document on
+MAP_LAYERS = ("Subpool", "Anchors", "Queried")
+
+
+def map_overlays(page, timeout=120.0) -> dict:
+    """:func:`overlay_sizes` once the map and its overlays are in the page, for a "nothing
+    changed" check: it first proves it sees the layers it inspects (fails otherwise)."""
+    return wait_until(lambda: (s := overlay_sizes(page)) and all(k in s for k in MAP_LAYERS)
+                      and s, timeout=timeout, message=f"the map's overlays {MAP_LAYERS}")
+
+
+def shown_curve_points(page, figure, runs, timeout=120.0) -> list:
+    """:func:`curve_points` once ``figure`` shows one scatter per compared run (``runs`` of
+    them), for a "nothing changed" check: fails when the figure or its runs are not there."""
+    return wait_until(lambda: len(p := curve_points(page, figure)) == runs and p,
+                      timeout=timeout, message=f"{figure} with {runs} runs' points")
 
 
 def wait_until(fn, timeout=60.0, interval=0.25, message="condition"):

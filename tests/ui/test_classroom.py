@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import (_free_port, curve_points, drawn_pixels, overlay_sizes, serve_session_cli,
-                       told_on_failure, wait_until)
+from .conftest import (_free_port, curve_points, drawn_pixels, map_overlays, overlay_sizes,
+                       serve_session_cli, shown_curve_points, told_on_failure, wait_until)
 from .test_app import step
 
 #: several pages load at once on a shared 2-core machine: wait for them, never sleep
@@ -52,7 +52,6 @@ def _hostile_pool():
 @pytest.fixture(scope="module")
 def class_server(tmp_path_factory):
     """(base URL, session root) of a server with ``/sample`` and ``/hostile``."""
-    pytest.importorskip("playwright")
     import panel as pn
 
     from explorer.ui.app import ExplorerApp, load_prepared
@@ -125,14 +124,14 @@ def test_a_step_in_one_session_changes_no_other(class_server, people):
         open_app(pg, base)
     step(a, 1)
     wait_until(lambda: overlay_sizes(a).get("Queried") == 25, message="A's queried points")
-    for other in (b, c):  # untouched: no rounds, no overlays, no curve points
-        assert overlay_sizes(other).get("Queried", 0) == 0
-        assert sum(curve_points(other, "minority-share")) == 0
+    for other in (b, c):  # untouched: the map's overlays and both runs' curves there, empty
+        assert map_overlays(other)["Queried"] == 0
+        assert shown_curve_points(other, "minority-share", runs=2) == [0, 0]
         expect(other.get_by_text(re.compile(r"^Ready"))).to_be_visible()
     step(b, 1)
     wait_until(lambda: curve_points(b, "minority-share") == [1, 1], message="B's round 1")
     assert curve_points(a, "minority-share") == [1, 1]  # A still has one round, not two
-    assert sum(curve_points(c, "minority-share")) == 0
+    assert shown_curve_points(c, "minority-share", runs=2) == [0, 0]
     assert a.js_errors == b.js_errors == c.js_errors == []
 
 
@@ -157,7 +156,7 @@ def test_labels_stay_in_their_own_session_directory_and_a_shared_one_is_locked(c
     wait_until(lambda: len(pd.read_parquet(root / "alice" / "labels.parquet")) == 2 * 25,
                message="alice's round 1 saved")
     assert len(pd.read_parquet(root / "bob" / "labels.parquet")) == 0
-    assert overlay_sizes(b).get("Queried", 0) == 0
+    assert map_overlays(b)["Queried"] == 0
     # B opens A's directory: A holds its writer lock, so B is told and changes nothing
     box = b.get_by_label("Session directory")
     box.fill("alice")
@@ -166,7 +165,7 @@ def test_labels_stay_in_their_own_session_directory_and_a_shared_one_is_locked(c
     expect(b.locator(".alert-danger").filter(has_text="open for writing by another process")
            ).to_be_visible(timeout=120_000)
     assert len(pd.read_parquet(root / "alice" / "labels.parquet")) == 2 * 25
-    assert overlay_sizes(b).get("Queried", 0) == 0
+    assert map_overlays(b)["Queried"] == 0
     # and no page may reach out of the session root
     box.fill("../elsewhere")
     box.press("Enter")
@@ -244,13 +243,14 @@ def _saved_rounds(session):
 
 
 def test_a_server_killed_during_run_n_loses_no_saved_round_and_says_what_was_not(page,
-                                                                                  tmp_path):
+                                                                                  tmp_path,
+                                                                                  missing):
     import signal
 
     from .conftest import sample_source
 
     if sample_source() != "sample":
-        pytest.skip("needs the shipped sample vectors")
+        missing("needs the shipped sample vectors (sample_data/embeddings.npy, coords.npy)")
     session = tmp_path / "session"
     proc = _serve_session(session, port := _free_port())
     try:

@@ -69,9 +69,9 @@ def serve(session, port):
     return serve_session_cli(session, port, "--label-by-hand")
 
 
-@pytest.mark.skipif(not (ROOT / "sample_data" / "embeddings.npy").exists(),
-                    reason="needs the shipped sample vectors")
-def test_session_survives_kill_and_resumes_with_labels_intact(page, tmp_path):
+def test_session_survives_kill_and_resumes_with_labels_intact(page, tmp_path, missing):
+    if not (ROOT / "sample_data" / "embeddings.npy").exists():
+        missing("needs the shipped sample vectors (sample_data/embeddings.npy)")
     session = tmp_path / "session"
     port = _free_port()
     proc = serve(session, port)

@@ -1,0 +1,44 @@
+"""The comparison plots' axes: whole rounds only, and log axes whose labels do not crowd."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from bokeh.models import BasicTicker, CustomJSTicker
+
+from explorer.ui.curves import LOG_TICKS_JS, PLOTS, CurvesView
+from explorer.ui.state import ExplorerState
+from explorer.ui.synthetic import synthetic_prepared
+
+sys.path.insert(0, str(Path(__file__).parent / "ui"))
+from fakes import FakeDriver  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def figures():
+    st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
+                       experiment_factory=FakeDriver)
+    grid = CurvesView(state=st).__panel__()
+    return {pane.object.name: pane.object for pane in grid}
+
+
+@pytest.mark.parametrize("name", [n for n, (_, x, _, _) in PLOTS.items() if x == "round"])
+def test_an_axis_over_rounds_ticks_whole_rounds_only(figures, name):
+    (ticker,) = {axis.ticker for axis in figures[name].xaxis}
+    assert isinstance(ticker, BasicTicker)
+    assert ticker.min_interval == 1 and ticker.num_minor_ticks == 0
+
+
+@pytest.mark.parametrize("name", [n for n, (*_, axis) in PLOTS.items()
+                                  if axis.get("y_axis_type") == "log"])
+def test_a_log_axis_ticks_1_2_5_per_decade(figures, name):
+    (ticker,) = {axis.ticker for axis in figures[name].yaxis}
+    assert isinstance(ticker, CustomJSTicker) and ticker.major_code == LOG_TICKS_JS
+
+
+def test_both_kinds_of_axis_are_there():
+    """The parametrized tests above cover something."""
+    assert any(x == "round" for _, x, _, _ in PLOTS.values())
+    assert sum(axis.get("y_axis_type") == "log" for *_, axis in PLOTS.values()) >= 2

@@ -1,0 +1,75 @@
+"""The map's round player (no browser): named buttons step within the recorded rounds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from explorer.ui.controls import MapControls
+from explorer.ui.state import ExplorerState
+from explorer.ui.synthetic import synthetic_prepared
+
+sys.path.insert(0, str(Path(__file__).parent / "ui"))
+from fakes import FakeDriver  # noqa: E402
+
+
+@pytest.fixture
+def controls():
+    st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
+                       experiment_factory=FakeDriver)
+    return MapControls(state=st)
+
+
+def test_no_round_no_player(controls):
+    assert controls.previous.disabled and controls.next.disabled and controls.play.disabled
+    assert [controls.previous.label, controls.next.label, controls.play.name] == [
+        "Previous round", "Next round", "Play rounds"]
+    assert controls.player.visible_buttons == []  # its own buttons have no accessible name
+
+
+def test_previous_and_next_step_within_the_recorded_rounds(controls):
+    st = controls.state
+    for _ in range(3):
+        st.step()
+    assert st.round == 3 and controls.next.disabled and not controls.previous.disabled
+    controls.previous.clicks += 1
+    assert st.round == 2 and controls.player.value == 2 and not controls.next.disabled
+    controls.go(-5)
+    assert st.round == 0 and controls.previous.disabled
+    controls.next.clicks += 1
+    assert st.round == 1
+    controls.go(+9)
+    assert st.round == 3
+
+
+def test_playing_shows_each_round_then_stops(controls):
+    st = controls.state
+    for _ in range(2):
+        st.step()
+    st.round = 0
+    controls.play.value = True
+    seen = []
+    for _ in range(4):
+        controls._tick()
+        seen.append(st.round)
+    assert seen == [1, 2, 2, 2] and controls.play.value is False
+    assert controls._playing is None
+
+
+def test_a_running_round_shows_a_moving_bar_and_an_idle_page_does_not():
+    from explorer.ui.controls import ControlsView
+
+    st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
+                       experiment_factory=FakeDriver)
+    view = ControlsView(state=st, datasets=["toy"], dataset="toy")
+    bar = view.progress
+    assert bar.value == 0 and not bar.active and not view.step_button.disabled
+    gen = st.job.begin("Running 1 round…")
+    assert bar.value == -1 and bar.active  # indeterminate: animated while nothing is done yet
+    assert view.step_button.disabled and not view.cancel_button.disabled
+    st.job.set_progress(gen, 0.5, "Round 1 of 2…")
+    assert bar.value == 50 and not bar.active
+    st.job.finish(gen, "done: 1 round in 48 ms", progress=1.0)
+    assert bar.value == 0 and not bar.active and not view.step_button.disabled
