@@ -17,7 +17,7 @@ import sys
 from . import threads
 from .exceptions import ExplorerError
 
-COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export")
+COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export", "neighbours")
 
 
 def _load(name):
