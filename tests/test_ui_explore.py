@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,6 @@ def test_text_search_runs_in_the_worker_and_comes_back_through_schedule(toy):
     for _ in range(200):  # the worker hands its callback to schedule
         if scheduled:
             break
-        import time
         time.sleep(0.01)
     assert ex_busy and ex.result is None  # nothing changes until the callback runs
     scheduled[0]()
@@ -142,7 +142,13 @@ def test_view_draws_highlights_from_clicks_and_selection_geometry(pool):
 def test_listing_escapes_texts(toy):
     st = ExplorerState(toy)
     view = ExploreView(state=st, map=MapView(state=st))
-    view.explore.search_text("5 hostile")  # row 5 first
+    done = []
+    view.explore.search_text("5 hostile", schedule=done.append)  # row 5 first
+    for _ in range(500):
+        if done:
+            break
+        time.sleep(0.01)
+    done[0]()
     html = view._listing()
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert html.count("<li") == view.explore.k
