@@ -135,8 +135,8 @@ class ExploreState(param.Parameterized):
             self.selection = np.asarray(ids, np.int64)
             self.selection_how = how if len(ids) else ""
             self.error = ""
-            self.status = (f"{len(ids):,} rows selected ({how})." if len(ids) else
-                           f"No rows in that {how}.")
+            # a selection's count and classes: selection_summary()
+            self.status = "" if len(ids) else f"No rows in that {how}."
         return len(ids)
 
     def select_box(self, x_range, y_range) -> int:
