@@ -167,6 +167,35 @@ class ExploreView(pn.viewable.Viewer):
                                        label=f"Export {fmt.upper()}", button_type="light",
                                        width=120, embed=False)
 
+    def _download_row(self):
+        return pn.Row(self._download("csv"), self._download("parquet"))
+
+    def _act(self, action, *args):
+        from . import chosen
+
+        getattr(chosen, action)(self.state, self.explore.selection, *args, make_scheduler())
+
+    def _act_row(self):
+        """Label the selection (hand sessions), open it in the queue, fork with it."""
+        st, w = self.state, pn.widgets
+        classes = list(st.prepared.dataset.classes)
+        hand = pn.bind(lambda *_: st.hand, st.param.label_by_hand)
+        self.label_select = w.Select(options=classes, value=classes[0], width=120,
+                                     name="Label all as", visible=hand)
+        label = w.Button(name="Label selection", button_type="primary", width=130,
+                         visible=hand, align="end")
+        label.on_click(lambda e: self._act("label_rows", self.label_select.value))
+        queue = w.Button(name="Open in labelling queue", button_type="light", width=180,
+                         visible=hand)
+        queue.on_click(lambda e: self._act("queue_rows"))
+        fork = w.Button(name="Fork with selection", button_type="light", width=160)
+        fork.on_click(lambda e: self._act("fork_with_rows"))
+        hint = pn.pane.HTML('<div style="font-size:11px;color:#555">Fork: a new run from the '
+                            "round on the map whose next labelled batch is the selection.</div>",
+                            margin=(0, 10))
+        return pn.Column(pn.Row(self.label_select, label), queue, fork, hint,
+                         sizing_mode="stretch_width")
+
     def _build(self):
         ex = self.explore
         w = pn.widgets
@@ -191,7 +220,8 @@ class ExploreView(pn.viewable.Viewer):
                              sizing_mode="stretch_width", margin=(0, 10),
                              css_classes=["anchoral-selection-count"])
         has_sel = pn.bind(lambda s: bool(len(s)), ex.param.selection)
-        actions = pn.Row(self._download("csv"), self._download("parquet"), visible=has_sel)
+        actions = pn.Column(self._download_row(), self._act_row(),
+                            sizing_mode="stretch_width", visible=has_sel)
         return pn.Card(
             pn.pane.HTML(f'<div style="font-size:11px;color:#555">{hint}; select rows with the '
                          "map's box or lasso tool (toolbar).</div>", margin=(0, 10)),

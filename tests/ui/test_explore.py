@@ -84,16 +84,9 @@ def test_box_select_shows_the_count_and_exports_the_rows(page, app_url):
     open_app(page, app_url)
     card = explore_card(page)
     coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
-    page.get_by_title("Box select rows").click()
     lo = np.percentile(coords, 30, axis=0)
     hi = np.percentile(coords, 70, axis=0)
-    a = page.evaluate(_TO_PAGE_JS, [float(lo[0]), float(hi[1])])
-    b = page.evaluate(_TO_PAGE_JS, [float(hi[0]), float(lo[1])])
-    page.mouse.move(*a)
-    page.mouse.down()
-    page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
-    page.mouse.move(*b, steps=4)
-    page.mouse.up()
+    box_select(page, lo, hi)
     count = card.locator(".anchoral-selection-count")
     expect(count).to_contain_text(re.compile(r"[\d,]+ rows selected \(box\)"))
     text = count.get_by_text(re.compile("rows selected")).first.inner_text()  # in the shadow DOM
@@ -110,4 +103,35 @@ def test_box_select_shows_the_count_and_exports_the_rows(page, app_url):
         card.get_by_role("button", name="Export CSV").click()
     df = pd.read_csv(io.BytesIO(Path(info.value.path()).read_bytes()))
     assert df.columns.tolist() == ["id", "text", "label", "x", "y"] and len(df) == n
+    assert page.js_errors == []
+
+
+def box_select(page, lo, hi):
+    page.get_by_title("Box select rows").click()
+    a = page.evaluate(_TO_PAGE_JS, [float(lo[0]), float(hi[1])])
+    b = page.evaluate(_TO_PAGE_JS, [float(hi[0]), float(lo[1])])
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
+    page.mouse.move(*b, steps=4)
+    page.mouse.up()
+
+
+def test_box_selection_labelled_with_one_class_in_annotate_mode(page, app_url):
+    page.goto(f"{app_url}/annotate")
+    expect(page.get_by_text(re.compile(r"Label round 1"))).to_be_visible()  # first batch ready
+    card = explore_card(page)
+    coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
+    box_select(page, np.percentile(coords, 45, axis=0), np.percentile(coords, 55, axis=0))
+    count = card.locator(".anchoral-selection-count")
+    expect(count).to_contain_text(re.compile(r"rows selected \(box\)"))
+    text = count.get_by_text(re.compile("rows selected")).first.inner_text()
+    n = int(re.search(r"([\d,]+) rows selected", text).group(1).replace(",", ""))
+    card.get_by_role("button", name="Label selection").click()
+    # every selected row not yet labelled becomes round 1, labelled with the first class
+    expect(page.get_by_text(re.compile(r"Round 1: \d+ selected rows labelled ham"))).to_be_visible()
+    done = page.get_by_text(re.compile(r"Round 1: \d+ selected rows labelled ham")).first
+    m = int(re.search(r"Round 1: (\d+) selected", done.inner_text()).group(1))
+    assert 0 < m <= n
+    expect(page.get_by_text(re.compile(r"Label round 2"))).to_be_visible()  # the next batch
     assert page.js_errors == []
