@@ -220,8 +220,14 @@ class ExploreView(pn.viewable.Viewer):
                              sizing_mode="stretch_width", margin=(0, 10),
                              css_classes=["anchoral-selection-count"])
         has_sel = pn.bind(lambda s: bool(len(s)), ex.param.selection)
-        actions = pn.Column(self._download_row(), self._act_row(),
-                            sizing_mode="stretch_width", visible=has_sel)
+        # the exports and actions are built with the first selection (a light page until then)
+        actions = pn.Column(sizing_mode="stretch_width", visible=has_sel)
+
+        def fill(*_):
+            if len(ex.selection) and not len(actions):
+                actions[:] = [self._download_row(), self._act_row()]
+        ex.param.watch(fill, "selection")
+        fill()
         return pn.Card(
             pn.pane.HTML(f'<div style="font-size:11px;color:#555">{hint}; select rows with the '
                          "map's box or lasso tool (toolbar).</div>", margin=(0, 10)),
