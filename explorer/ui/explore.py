@@ -23,7 +23,7 @@ from bokeh.models import BoxAnnotation, BoxSelectTool, LassoSelectTool
 
 from .explore_state import ExploreState
 from .jobs import locked, make_scheduler
-from .map import HOVER, MAX_GLYPHS
+from .map import HOVER
 from .poolmap import PoolMap
 from .records import snippet
 from .state import ExplorerState
@@ -37,6 +37,9 @@ STYLE = {
     "explore_query": dict(label="Query row", marker="star", size=20, color="#e6007e",
                           line_color="black", line_width=1.0),
 }
+#: selected rows drawn at most (a larger selection is subsampled for display; the count, the
+#: exports and the actions take every row)
+MAX_SELECTION_GLYPHS = 5_000
 #: a click picks the row drawn within this many pixels of it
 TAP_PIXELS = 12
 #: characters of text per listed neighbour
@@ -119,8 +122,8 @@ class ExploreView(pn.viewable.Viewer):
         res = ex.result
         empty = np.empty(0, np.int64)
         sel, label = ex.selection, STYLE["explore_selection"]["label"]
-        if len(sel) > MAX_GLYPHS:
-            step = int(np.ceil(len(sel) / MAX_GLYPHS))
+        if len(sel) > MAX_SELECTION_GLYPHS:
+            step = int(np.ceil(len(sel) / MAX_SELECTION_GLYPHS))
             sel, label = sel[::step], f"{label} (1 in {step} shown)"
         out = {"explore_selection": (self._rows(sel), label)}
         if res is None:
