@@ -107,18 +107,21 @@ def _n(view, name):
 def test_view_draws_highlights_from_clicks_and_selection_geometry(pool):
     st = ExplorerState(pool)
     m = MapView(state=st)
-    view = ExploreView(state=st, map=m)
     fig = m.fig
+    before = len(list(fig.references()))
+    view = ExploreView(state=st, map=m)
     assert view.box_tool in fig.tools and view.lasso_tool in fig.tools
-    assert view.box_tool.renderers == [] and fig.select_one({"name": "pool"}).level == "image"
-    assert not view.veil.visible
+    assert view.box_tool.renderers == [] and view.lasso_tool.renderers == []
+    # nothing highlighted yet: the tools only, no layers (a page nobody explores stays light)
+    assert len(list(fig.references())) - before <= 8 and "explore_neighbours" not in m.sources
+    assert view.veil is None
     # a click on a drawn row: it (a star) and its k neighbours are drawn, the rest veiled
     x, y = pool.coords[17]
     fig._trigger_event(Tap(fig, x=float(x), y=float(y)))
     assert view.explore.result.query == 17
     assert _n(m, "explore_neighbours") == view.explore.k and _n(m, "explore_query") == 1
     assert m.sources["explore_query"].data["id"].tolist() == [17]
-    assert view.veil.visible
+    assert view.veil.visible and fig.select_one({"name": "pool"}).level == "image"
     # a box drawn with the select tool: the rows inside, computed on the server
     x0, x1 = np.percentile(pool.coords[:, 0], [20, 60])
     y0, y1 = np.percentile(pool.coords[:, 1], [20, 60])

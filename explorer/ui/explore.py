@@ -71,6 +71,19 @@ class ExploreView(pn.viewable.Viewer):
 
     # ---------------------------------------------------------------------------- the map
     def _attach(self, m):
+        """The select tools and the event handlers now; the highlight layers and the veil with
+        the first highlight (:meth:`_build_layers`): a page nobody explores pays ~6 models."""
+        fig = m.fig
+        self.veil = None
+        self.box_tool = BoxSelectTool(renderers=[], description="Box select rows")
+        self.lasso_tool = LassoSelectTool(renderers=[], continuous=False,
+                                          description="Lasso select rows")
+        fig.add_tools(self.box_tool, self.lasso_tool)
+        fig.on_event(SelectionGeometry, self._on_geometry)
+        fig.on_event(Tap, self._on_tap)
+
+    def _build_layers(self):
+        m = self.map
         fig = m.fig
         pool = fig.select_one({"name": "pool"})
         if pool is not None:
@@ -81,12 +94,6 @@ class ExploreView(pn.viewable.Viewer):
         for name, style in STYLE.items():
             style = dict(style)
             m.add_layer(name, style.pop("label"), style, hover=HOVER)
-        self.box_tool = BoxSelectTool(renderers=[], description="Box select rows")
-        self.lasso_tool = LassoSelectTool(renderers=[], continuous=False,
-                                          description="Lasso select rows")
-        fig.add_tools(self.box_tool, self.lasso_tool)
-        fig.on_event(SelectionGeometry, self._on_geometry)
-        fig.on_event(Tap, self._on_tap)
 
     def _on_geometry(self, event):
         geom = event.geometry or {}
@@ -136,9 +143,13 @@ class ExploreView(pn.viewable.Viewer):
         return out
 
     def _draw(self):
+        ex = self.explore
+        if self.veil is None:
+            if ex.result is None and not len(ex.selection):
+                return  # nothing highlighted yet: no layers to build
+            self._build_layers()
         for name, (rows, label) in self.layer_data().items():
             self.map.set_layer(name, rows, label)
-        ex = self.explore
         self.veil.visible = ex.result is not None or bool(len(ex.selection))
 
     # ------------------------------------------------------------------------ the panel

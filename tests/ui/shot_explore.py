@@ -60,6 +60,8 @@ def main(n, out):
         page.mouse.click(*page.evaluate(_TO_PAGE_JS, [float(xy[row, 0]), float(xy[row, 1])]))
         expect(card.get_by_text(re.compile(rf"nearest rows to row {row} "))).to_be_visible()
         res = apps[-1].explore.explore.result
+        wait_until(lambda: overlay_sizes(page).get("Neighbours"), timeout=300,
+                   message="the neighbours layer")
         page.mouse.move(5, 5)
         page.wait_for_timeout(500)
         print(f"click: row {row}, {len(res)} neighbours, server search {res.seconds * 1000:.1f} ms")
