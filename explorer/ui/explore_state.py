@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import html
+import threading
 
 import numpy as np
 import param
@@ -22,6 +23,9 @@ from ..selection import nearest_row, rows_in_box, rows_in_polygon, selection_fra
 #: text searches of every session of the process share these threads (encoding is short)
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2,
                                                    thread_name_prefix="anchoral-neighbours")
+#: one text encoding at a time per process: the first loads the shared model once (two pages
+#: searching at once would each load it), later ones take ~15 ms of CPU
+_ENCODE = threading.Lock()
 
 
 class ExploreState(param.Parameterized):
@@ -87,7 +91,8 @@ class ExploreState(param.Parameterized):
 
         def work():
             try:
-                res, err = neighbours(self.prepared, text, k=k), None
+                with _ENCODE:
+                    res, err = neighbours(self.prepared, text, k=k), None
             except Exception as e:  # shown in the page; nothing else changes
                 res, err = None, e
             schedule(lambda: self._done(gen, res, err))
