@@ -85,7 +85,8 @@ def test_works_with_the_exact_and_the_ivf_index(kind):
 
 
 @pytest.mark.parametrize("k, query, match", [
-    (0, 3, r"^k=0 must be an integer between 1 and 299; the pool has 300 rows besides the query row"),
+    (0, 3, r"^k=0 must be an integer between 1 and 299; the pool has 300 rows besides the "
+           r"query row"),
     (300, 3, r"^k=300 must be an integer between 1 and 299"),
     (301, "7 x", r"^k=301 must be an integer between 1 and 300; the pool has 300 rows$"),
     (2.5, "7 x", r"^k=2.5 must be an integer between 1 and 300"),

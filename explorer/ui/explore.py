@@ -1,4 +1,4 @@
-"""Explore the pool on the map: neighbours of a typed text or a clicked point, box / lasso selection.
+"""Explore the pool on the map: neighbours of a typed text or a clicked point, box/lasso selection.
 
 :class:`ExploreView` adds to the explorer's map (a :class:`~explorer.ui.poolmap.PoolMap`) two
 highlight layers (the query row and its neighbours; the selected rows), a veil that greys the

@@ -162,7 +162,8 @@ class ExploreState(param.Parameterized):
         self.status = ""
 
     def selection_frame(self):
-        """The selection as a table: id, text, label, x, y (:func:`explorer.selection.selection_frame`)."""
+        """The selection as a table: id, text, label, x, y
+        (:func:`explorer.selection.selection_frame`)."""
         return selection_frame(self.prepared, self.selection)
 
     def export_selection(self, fmt) -> bytes:

@@ -65,8 +65,9 @@ def test_click_on_a_point_lists_its_neighbours(page, app_url):
     coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
     x0, x1, y0, y1 = page.evaluate(_RANGES_JS)
     # a row well inside the view, far (in data units) from every other row
-    inside = np.flatnonzero((coords[:, 0] > x0 + 0.2 * (x1 - x0)) & (coords[:, 0] < x1 - 0.2 * (x1 - x0))
-                            & (coords[:, 1] > y0 + 0.2 * (y1 - y0)) & (coords[:, 1] < y1 - 0.2 * (y1 - y0)))
+    dx, dy = 0.2 * (x1 - x0), 0.2 * (y1 - y0)
+    inside = np.flatnonzero((coords[:, 0] > x0 + dx) & (coords[:, 0] < x1 - dx)
+                            & (coords[:, 1] > y0 + dy) & (coords[:, 1] < y1 - dy))
     d = np.sqrt(((coords[inside, None, :] - coords[None, :, :]) ** 2).sum(-1))
     d[np.arange(len(inside)), inside] = np.inf
     row = int(inside[np.argmax(d.min(axis=1))])
