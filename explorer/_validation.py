@@ -16,14 +16,29 @@ def _fail(name, value, rule, fix=None):
     raise ParameterError(f"{msg}; {fix}" if fix else msg, param=name, value=value)
 
 
-def check_int(name, value, minimum=1, fix=None) -> int:
-    """``value`` as an ``int`` if it is an integer (not a bool) ``>= minimum``.
+def check_int(name, value, minimum=1, fix=None, maximum=None) -> int:
+    """``value`` as an ``int`` if it is an integer (not a bool) ``>= minimum`` (and
+    ``<= maximum`` when one is given).
 
-    Raises :class:`ParameterError` "``name=value`` must be an integer >= minimum[; fix]".
+    Raises :class:`ParameterError` "``name=value`` must be an integer >= minimum[; fix]", or
+    "... must be an integer between minimum and maximum[; fix]" with a ``maximum``.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    bad = isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+    if maximum is not None and (bad or value > maximum):
+        _fail(name, value, f"must be an integer between {minimum} and {maximum}", fix)
+    if bad:
         _fail(name, value, f"must be an integer >= {minimum}", fix)
     return int(value)
+
+
+def check_text(name, value, fix=None) -> str:
+    """``value`` stripped, if it is a string with a non-blank character.
+
+    Raises :class:`ParameterError` "``name=value`` must be a non-empty text[; fix]".
+    """
+    if not isinstance(value, str) or not value.strip():
+        _fail(name, value, "must be a non-empty text", fix)
+    return value.strip()
 
 
 def check_float(name, value, minimum=0.0, inclusive=False, fix=None) -> float:

@@ -18,7 +18,7 @@ import sys
 from . import threads
 from .exceptions import ExplorerError
 
-COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export")
+COMMANDS = ("prepare", "fetch", "simulate", "serve", "label", "export", "neighbours")
 
 #: sub-commands that run unattended and end: one thread per core unless told otherwise
 #: (``threads.default_threads(batch=True)``); ``serve`` and ``label`` share the cores with a

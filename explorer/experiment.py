@@ -54,6 +54,8 @@ class Run:
     selections : list               the :class:`~explorer.filters.Selection` of each round
                                     (``None`` for round 0)
     proposal : Selection or None    the batch :meth:`propose` selected, until :meth:`commit`
+    chosen_rounds : list of int     rounds whose batch a person chose (:meth:`choose`), not the
+                                    filter
     """
 
     def __init__(self, experiment, filter_name, strategy_name, pool_filter, model):
@@ -72,6 +74,8 @@ class Run:
         self.fork_round = 0     # last round inherited from the parent
         self.params = {}        # filter parameters that differ from the experiment's
         self.branch = None      # display key of a fork
+        self.chosen_rounds = []  # rounds whose batch a person chose (choose), not the filter
+        self._chosen = False     # the open proposal is a chosen batch
 
     @property
     def key(self) -> str:
@@ -124,6 +128,7 @@ class Run:
         self.skipped = np.concatenate(skipped) if skipped else np.empty(0, np.int64)
         self.records = [rec.relabel(key, self.filter_name, self.strategy_name)
                         for rec in parent.records[:at_round + 1]]
+        self.chosen_rounds = [r for r in parent.chosen_rounds if r <= at_round]
         self.selections = list(parent.selections[:at_round + 1])
         self._fit()
         return self
@@ -168,6 +173,41 @@ class Run:
                                                     round_rng(exp.seed, ctx.round))
         return self.proposal
 
+    def choose(self, ids):
+        """Make the rows ``ids`` (chosen by a person, e.g. a selection on the map) the next
+        batch instead of the filter's proposal; :meth:`commit` labels them as one round.
+
+        Rows already labelled or skipped are left out; the order is kept. Returns the
+        :class:`~explorer.filters.Selection` (no anchors, no subpool beyond the rows, no scores).
+        """
+        from .filters import Selection
+
+        if not self.records:
+            self.start()
+        n = self.experiment.dataset.n
+        ids = np.asarray(ids, np.int64).ravel()
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ParameterError(f"ids must be row ids between 0 and {n - 1}, got "
+                                 f"{int(ids.min())}..{int(ids.max())}; choose rows of this pool")
+        _, first = np.unique(ids, return_index=True)
+        ids = ids[np.sort(first)]
+        unl, _ = self._pool()
+        ids = ids[np.isin(ids, unl)]
+        if not ids.size:
+            raise ParameterError(f"run {self.key}: none of the chosen rows can be queried (every "
+                                 "one is labelled, skipped or a test row); choose others")
+        m = len(ids)
+        nan = np.full(m, np.nan)
+        self.proposal = Selection(ids=ids, scores=nan, anchor_id=np.full(m, -1, np.int64),
+                                  similarity=nan.copy(), subpool=ids.copy(),
+                                  subpool_score=nan.copy(), anchors=np.empty(0, np.int64),
+                                  pairs={"id": np.empty(0, np.int64),
+                                         "anchor_id": np.empty(0, np.int64),
+                                         "similarity": np.empty(0)},
+                                  n_unlabelled=len(unl), n_encoded=0)
+        self._chosen = True
+        return self.proposal
+
     def commit(self, labels=None) -> RoundResult:
         """Reveal the proposed batch's labels, retrain and evaluate; returns the round's result.
 
@@ -197,7 +237,9 @@ class Run:
         rec = self._record(self.round + 1, sel, t_train, y)
         self.selections.append(sel)
         self.records.append(rec)
-        self.proposal = None
+        if getattr(self, "_chosen", False):
+            self.chosen_rounds = [*self.chosen_rounds, rec.round]
+        self.proposal, self._chosen = None, False
         return rec
 
     def preview(self, strategy=None, **params):

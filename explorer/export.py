@@ -2,6 +2,9 @@
 
 The library function behind ``anchoral export`` and the app's export buttons. It reads a saved
 session directory, or a :class:`~explorer.store.Session` object (saved or still in memory).
+:func:`write_table` writes any table (a map selection, neighbours) in the same formats, and
+:func:`to_csv` is the one CSV writer of the project: it neutralises cells a spreadsheet would
+run as a formula (:func:`neutralise_formulas`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from pathlib import Path
 
 from ._io import write_atomic
 from ._validation import check_choice
+
+#: a text cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV
+#: Injection"): :func:`neutralise_formulas` prefixes it with a quote
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 #: what :func:`export` writes
 WHAT = ("labels", "rounds", "queries", "plots", "compare")
@@ -62,10 +69,65 @@ def export(session, what, out, fmt=None, runs=None, round=None) -> Path:
         df = _comparison(source, runs, round)
     else:
         df = source.labels() if what == "labels" else source.table(what)
-    writers = {"csv": lambda p: df.to_csv(p, index=False),
+    return write_table(df, out, fmt)
+
+
+def neutralise_formulas(df):
+    """A copy of ``df`` whose text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return get a leading ``'`` (what OWASP advises against CSV injection), so that a
+    spreadsheet shows them as text instead of running them. Only string cells change: numbers
+    (``-1.5``) stay numbers, and other columns are untouched."""
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        out[col] = s.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(
+            FORMULA_PREFIXES) else v)
+    return out
+
+
+def to_csv(df, target) -> None:
+    """Write ``df`` (no index) as CSV to ``target`` (a path or a text buffer), formula cells
+    neutralised (:func:`neutralise_formulas`): every CSV the project writes goes through here.
+
+    Lines end in CRLF (RFC 4180), so that a cell holding a bare carriage return is quoted too
+    (with ``\n`` line ends it is not, and a reader would start a new row, and maybe a formula
+    cell, inside it)."""
+    neutralise_formulas(df).to_csv(target, index=False, lineterminator="\r\n")
+
+
+def write_table(df, out, fmt=None) -> Path:
+    """Write the table ``df`` to ``out`` (atomically) as ``csv``, ``parquet`` or ``jsonl``
+    (default: ``out``'s extension). CSV cells that a spreadsheet would run are neutralised
+    (:func:`to_csv`); Parquet and JSONL keep every value exactly."""
+    out = Path(out)
+    fmt = check_choice("format", (fmt or out.suffix.lstrip(".")).lower(), TABLE_FORMATS)
+    writers = {"csv": lambda p: to_csv(df, p),
                "parquet": lambda p: df.to_parquet(p, index=False),
                "jsonl": lambda p: df.to_json(p, orient="records", lines=True, force_ascii=False)}
     return write_atomic(out, writers[fmt])
+
+
+def table_bytes(df, fmt) -> bytes:
+    """``df`` as the bytes of a ``csv`` (neutralised), ``parquet`` or ``jsonl`` file (a
+    download button's payload)."""
+    import io
+
+    fmt = check_choice("format", str(fmt).lower(), TABLE_FORMATS)
+    if fmt == "csv":
+        buf = io.StringIO()
+        to_csv(df, buf)
+        return buf.getvalue().encode("utf-8")
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        return buf.getvalue()
+    return df.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
 
 
 def _comparison(source, runs, round):

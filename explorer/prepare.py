@@ -48,6 +48,9 @@ class Prepared:
     client : distributed.Client or None
         The Dask cluster the pool was prepared on; the fine-tuned encoder scores large sets of
         rows on it too (``explorer.models.make_model``). Not part of the pool's identity.
+    encoder : Encoder or None
+        The encoder that made the embeddings (it encodes a typed query for
+        :func:`explorer.neighbours.neighbours`); None for precomputed or synthetic vectors.
     """
 
     dataset: Dataset
@@ -58,6 +61,7 @@ class Prepared:
     timings: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
     client: object = field(default=None, repr=False)
+    encoder: object = field(default=None, repr=False)
 
     def summary(self) -> str:
         X = self.embeddings
@@ -190,7 +194,8 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
                          client=client)
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn, cache_dir=cache_dir,
-                    timings=timings, sources=sources, client=client)
+                    timings=timings, sources=sources, client=client,
+                    encoder=None if isinstance(encoder, PrecomputedEmbeddings) else encoder)
 
 
 def build_sample_vectors(random_state=0) -> Path:

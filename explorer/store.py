@@ -339,7 +339,8 @@ class Session:
 def _run_spec(run):
     return {"key": run.key, "filter": run.filter_name, "strategy": run.strategy_name,
             "parent": getattr(run, "parent", None), "fork_round": getattr(run, "fork_round", 0),
-            "params": getattr(run, "params", {}) or {}}
+            "params": getattr(run, "params", {}) or {},
+            "chosen_rounds": [int(r) for r in getattr(run, "chosen_rounds", ())]}
 
 
 def data_spec_of(prepared, source, text_col="text", label_col="label", embeddings=None,
@@ -528,8 +529,10 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
             mine = labels[labels["run"] == run.key]
             for rnd, batch in mine.groupby("round", sort=True):
                 batch = batch.sort_values("position")
-                sel = run.propose()
                 stored = batch["id"].to_numpy(np.int64)
+                # a batch a person chose (a map selection) replays as chosen, not as selected
+                chosen = int(rnd) in (spec_run.get("chosen_rounds") or ())
+                sel = run.choose(stored) if chosen else run.propose()
                 if not np.array_equal(sel.ids, stored):
                     raise SessionError(
                         f"session {path} does not replay: run {run.key} round {rnd} now selects "

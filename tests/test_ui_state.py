@@ -33,7 +33,9 @@ def test_state_module_imports_no_panel():
     code = ("import sys, explorer.ui.records, explorer.ui.driver, explorer.ui.jobs, "
             "explorer.ui.queue_state, explorer.ui.settings_state, explorer.ui.state, "
             "explorer.ui.sessions, "
-            "explorer.ui.branching, explorer.ui.engine, explorer.ui.serving; "
+            "explorer.ui.branching, explorer.ui.engine, explorer.ui.serving, "
+            "explorer.ui.explore_state, explorer.ui.chosen, explorer.neighbours, "
+            "explorer.selection; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

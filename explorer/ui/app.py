@@ -19,6 +19,7 @@ from . import notebook, panel_patch, sessions
 from .controls import ControlsView, MapControls
 from .jobs import make_scheduler
 from .curves import CurvesView
+from .explore import ExploreView
 from .labelling import LabelQueue
 from .lesson import ProjectionView, SummaryLine, TwoRunsView
 from .map import MapView, map_title
@@ -137,6 +138,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
         self.map = MapView(state=st)
+        self.explore = ExploreView(state=st, map=self.map)  # neighbours, map selection
         self.map_controls = MapControls(state=st)
         ds = st.prepared.dataset
         title = pn.pane.Str(pn.bind(lambda *_: map_title(st), st.param.run, st.param.round,
@@ -152,6 +154,7 @@ class ExplorerApp(pn.viewable.Viewer):
         # view is built
         # when the page has drawn them (each view watches the state from then on)
         self._sidebar[:] = [self._loading, self.controls.buttons(), about,
+                            _after_load(lambda: self.explore),
                             _after_load(lambda: pn.Column(
                                 SessionPanel(state=st), ExportPanel(state=st),
                                 self.controls.settings(), sizing_mode="stretch_width"))]

@@ -63,6 +63,10 @@ class ExperimentDriver(Protocol):
     def save_pending(self, key: str, labels: dict) -> None:
         """Keep the labels given so far to run ``key``'s proposed batch (a reload keeps them)."""
 
+    def choose(self, key: str, ids) -> RoundRecord:
+        """Make rows a person chose (a map selection) run ``key``'s next batch, in place of its
+        filter's (``proposed=True``); :meth:`commit` (or :meth:`step_run`) labels them."""
+
     def commit(self, key: str, labels: list, user: str) -> RoundRecord:
         """A person's labels (class names, None = skip) for run ``key``'s proposed batch."""
 

@@ -126,6 +126,12 @@ class EngineDriver:
         sel = run.propose()
         return _from_selection(key, run.round + 1, run.labelled, sel, proposed=True)
 
+    def choose(self, key, ids) -> RoundRecord:
+        """Rows a person chose as run ``key``'s next batch (``explorer.experiment.Run.choose``)."""
+        run = self.run(key)
+        sel = run.choose(ids)
+        return _from_selection(key, run.round + 1, run.labelled, sel, proposed=True)
+
     def save_pending(self, key, labels: dict) -> None:
         self.session.save_pending(key, labels)
 

@@ -158,8 +158,10 @@ class TwoRunsView(pn.viewable.Viewer):
         self.round.value = self.two.round
 
     def _csv(self):
+        from ..export import to_csv
+
         buf = io.StringIO()
-        self.two.export_frame().to_csv(buf, index=False)
+        to_csv(self.two.export_frame(), buf)
         buf.seek(0)
         return buf
 

@@ -173,6 +173,9 @@ class FakeDriver:
     def preview(self, key, strategy=None, **params):
         self._cannot("preview")
 
+    def choose(self, key, ids):
+        self._cannot("label chosen rows")
+
     def save_as(self, path, data_spec):
         self._cannot("save sessions")
 

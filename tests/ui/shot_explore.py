@@ -1,0 +1,84 @@
+"""Screenshots of the Explore verbs on a large synthetic pool, by hand (not a test).
+
+    python tests/ui/shot_explore.py 1000000 docs/img/explore-1m    # -> explore-1m-*.png
+
+Serves the explorer on ``synthetic:N`` with the generator's own 2-D layout (a 1M UMAP layout
+costs ~11 min of CPU; the verbs do not depend on the layout), clicks the row nearest the map's
+centre (its neighbours, from the cached IVF index) and draws a box with the box select tool,
+and prints the server time of the search and the selection's size. ``ANCHORAL_CACHE_DIR``
+keeps the vectors and the index between runs.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+import numpy as np
+
+
+def main(n, out):
+    import panel as pn
+    from playwright.sync_api import expect, sync_playwright
+
+    from explorer.prepare import default_cache_dir
+    from explorer.ui.app import ExplorerApp
+    from explorer.ui.synthetic import synthetic_prepared
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    from tests.ui.conftest import (CHROMIUM, CHROMIUM_ARGS, _free_port, drawn_pixels,
+                                   overlay_sizes, wait_until)
+    from tests.ui.test_explore import _TO_PAGE_JS, box_select
+
+    t0 = time.perf_counter()
+    prepared = synthetic_prepared(n, projection="generated", cache_dir=default_cache_dir())
+    print(f"pool ready in {time.perf_counter() - t0:.1f} s: {prepared.index.describe()}")
+    apps = []
+
+    def page_app():
+        app = ExplorerApp(prepared, dataset=f"synthetic:{n}", datasets=[f"synthetic:{n}"])
+        apps.append(app)
+        return app.template()
+
+    pn.extension(notifications=False, sizing_mode="stretch_width")
+    port = _free_port()
+    server = pn.serve({"app": page_app}, port=port, address="127.0.0.1", show=False,
+                      threaded=True, start=True, websocket_origin=f"127.0.0.1:{port}")
+    xy = prepared.coords
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.set_default_timeout(300_000)
+        expect.set_options(timeout=300_000)
+        page.goto(f"http://127.0.0.1:{port}/app")
+        wait_until(lambda: drawn_pixels(page) > 2000, timeout=300, message="the map")
+        card = page.locator(".anchoral-explore")
+        expect(card.get_by_role("button", name="Search")).to_be_visible()
+        centre = xy.mean(axis=0)
+        row = int(np.argmin(((xy - centre) ** 2).sum(axis=1)))
+        page.mouse.click(*page.evaluate(_TO_PAGE_JS, [float(xy[row, 0]), float(xy[row, 1])]))
+        expect(card.get_by_text(re.compile(rf"nearest rows to row {row} "))).to_be_visible()
+        res = apps[-1].explore.explore.result
+        wait_until(lambda: overlay_sizes(page).get("Neighbours"), timeout=300,
+                   message="the neighbours layer")
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(500)
+        print(f"click: row {row}, {len(res)} neighbours, server search {res.seconds * 1000:.1f} ms")
+        page.screenshot(path=f"{out}-neighbours.png")
+        lo, hi = np.percentile(xy, 40, axis=0), np.percentile(xy, 60, axis=0)
+        box_select(page, lo, hi)
+        expect(card.locator(".anchoral-selection-count")).to_contain_text("rows selected")
+        wait_until(lambda: any(k.startswith("Selection") and v for k, v in
+                               overlay_sizes(page).items()), timeout=300, message="selection")
+        expect(card.get_by_role("button", name="Export CSV")).to_be_visible()
+        page.mouse.move(5, 5)  # no hover tooltip over the map
+        page.wait_for_timeout(500)  # the tooltip's fade (a screenshot, not a test)
+        print("box:", len(apps[-1].explore.explore.selection), "rows selected")
+        page.screenshot(path=f"{out}-selection.png")
+        browser.close()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
