@@ -11,6 +11,10 @@ A session directory holds:
     when. This is the source of truth.
 ``pending.json``
     Labels given to the current, not yet committed batch (so a reload keeps them).
+``decisions.jsonl``
+    Every decision a person made, as events (label, skip, undo, commit) with author and UTC time,
+    appended, never rewritten in place (:mod:`explorer.decisions`); absent in sessions saved
+    before it existed, which load as before.
 ``rounds.parquet``, ``queries.parquet``
     The derived tables, refreshed on every save (same schemas as ``anchoral simulate``).
 
@@ -39,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import decisions as _decisions
 from ._io import write_atomic
 from .exceptions import SessionError, SessionLockedError
 from .session_files import check_files, read_json, read_table, session_file
@@ -169,6 +174,8 @@ class Session:
         self.readonly = readonly
         self.resumed = False
         self._pending = {}  # run key -> {id (str): label name or None}
+        #: every recorded decision, oldest first (:mod:`explorer.decisions` events)
+        self.decisions: list = []
         self._lock = None
         self.created = _now()
 
@@ -203,6 +210,12 @@ class Session:
         rec = run.commit(labels)
         self.provenance[(run.key, rec.round)] = Provenance(
             "oracle" if labels is None else "human", user, _now())
+        if labels is not None:
+            classes = self.experiment.dataset.classes
+            self.decisions.extend(
+                _decisions.event(run.key, rec.round, i, "commit",
+                                 classes[lab] if lab >= 0 else "", user)
+                for i, lab in zip(rec.queried_ids, rec.queried_labels))
         self.clear_pending(run.key)
         self._autosave()
         return rec
@@ -227,6 +240,70 @@ class Session:
                 self.provenance[(run.key, rnd)] = m
         self._autosave()
         return run
+
+    def decide(self, run_key, row_id, label, author=None) -> dict:
+        """Record a person's decision on one row of ``run_key``'s open batch and keep it pending.
+
+        Parameters
+        ----------
+        run_key : str
+        row_id : int
+            A row of the batch :meth:`~explorer.experiment.Run.propose` selected.
+        label : str or None
+            A class name, or None to skip the row.
+        author : str, optional
+            Who decided (``"unknown"`` when empty).
+
+        Returns
+        -------
+        dict
+            The event (:func:`explorer.decisions.event`); a change of mind is a new event, the
+            earlier one stays in the history.
+        """
+        run, row_id = self._open_row(run_key, row_id)
+        classes = self.experiment.dataset.classes
+        if label is not None and label not in classes:
+            raise SessionError(f"label {label!r} is not a class; use one of "
+                               f"{', '.join(classes)} (or None to skip)")
+        ev = _decisions.event(run.key, run.round + 1, row_id,
+                              "skip" if label is None else "label", label or "", author)
+        pending = {**self._pending.get(run.key, {}), str(row_id): label}
+        self._record(ev, run.key, pending)
+        return ev
+
+    def undo(self, run_key, row_id, author=None) -> dict:
+        """Withdraw the decision on one row of ``run_key``'s open batch (an ``undo`` event; the
+        row is open again). Returns the event."""
+        run, row_id = self._open_row(run_key, row_id)
+        pending = dict(self._pending.get(run.key, {}))
+        if str(row_id) not in pending:
+            raise SessionError(f"row {row_id} has no decision to undo in run {run.key}'s open "
+                               "batch; label it first")
+        del pending[str(row_id)]
+        ev = _decisions.event(run.key, run.round + 1, row_id, "undo", "", author)
+        self._record(ev, run.key, pending)
+        return ev
+
+    def history(self, row_id):
+        """Every decision on ``row_id``, oldest first (:func:`explorer.decisions.history`)."""
+        return _decisions.history(self, row_id)
+
+    def _open_row(self, run_key, row_id):
+        self._check_writable()
+        run = self.experiment.run_by_key(run_key)
+        row_id = int(row_id)
+        ids = run.propose().ids
+        if row_id not in set(ids.tolist()):
+            raise SessionError(f"row {row_id} is not in run {run.key}'s open batch (round "
+                               f"{run.round + 1}); decide on one of its {len(ids)} rows")
+        return run, row_id
+
+    def _record(self, ev, run_key, pending):
+        self.decisions.append(ev)
+        self._pending[run_key] = pending
+        if self.path is not None:
+            _decisions.write_decisions(self.path, self.decisions)
+        self._write_pending()
 
     def save_pending(self, run_key, labels: dict):
         """Keep the labels given so far to ``run_key``'s open batch (id -> label name)."""
@@ -261,6 +338,8 @@ class Session:
         write_atomic(self.path / "session.json",
                      lambda p: p.write_text(json.dumps(doc, indent=2, default=_json_default)))
         labels = self.labels_frame()
+        if self.decisions:
+            _decisions.write_decisions(self.path, self.decisions)
         write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
         self.experiment.save(self.path)
         self._write_pending()
@@ -290,6 +369,7 @@ class Session:
         """Write a copy of this session to the new directory ``path`` and stay as it is."""
         copy = Session.in_memory(self.experiment, self.data_spec, self.settings, self.provenance)
         copy._pending = self.pending()
+        copy.decisions = list(self.decisions)
         copy.save_as(path).close()
         return Path(path)
 
@@ -500,6 +580,7 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
     for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
         read_table(path, name)
     pending = _read_pending(path)
+    decisions = _decisions.read_decisions(path)
     spec = doc["dataset"]
     if prepared is None:
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
@@ -551,6 +632,7 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
                 if parent and (parent, rnd) in meta:
                     sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
         sess._pending = pending
+        sess.decisions = decisions
         sess._lock = lock
     except BaseException:
         if lock is not None:
