@@ -179,7 +179,8 @@ class CurvesView(pn.viewable.Viewer):
         self._stop = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10),
                                   css_classes=["anchoral-stopping"])
         self._band = ColumnDataSource({"budget": [], "lo": [], "hi": []}, name="random-band")
-        self._view = pn.Column(self._stop, self._grid, sizing_mode="stretch_width")
+        self._view = pn.Column(self._stop, self._grid, sizing_mode="stretch_width",
+                               css_classes=["anchoral-curves"])
         self._runs: list[str] = []
         self._markers = []
         self._built = False  # the figures are built when first shown (a deferred part of the page)
