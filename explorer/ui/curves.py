@@ -217,7 +217,7 @@ class CurvesView(pn.viewable.Viewer):
                 fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
             if name == "minority-share":  # one band for every run: same start, same pool
                 band = fig.varea(x="budget", y1="lo", y2="hi", source=self._band,
-                                 fill_color="#9a9a9a", fill_alpha=0.3, level="underlay",
+                                 fill_color="#808080", fill_alpha=0.35, level="underlay",
                                  name="random sampling")
                 items.append(LegendItem(label="random sampling (5–95 %)", renderers=[band]))
             if name in ("minority-share", "minority-f1", "enrichment"):
@@ -225,7 +225,8 @@ class CurvesView(pn.viewable.Viewer):
             if name == "minority-f1":
                 fig.y_range.end = 1.02
             if name == "minority-share":
-                fig.add_layout(Legend(items=items, location="bottom_right",
+                # top left: the curves rise to the right and the band lies along the bottom
+                fig.add_layout(Legend(items=items, location="top_left",
                                       background_fill_alpha=0.7, label_text_font_size="11px"))
             marker = Span(location=np.nan, dimension="height", line_color="#888888",
                           line_dash="dotted", line_width=1)

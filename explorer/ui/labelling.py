@@ -203,7 +203,7 @@ class LabelQueue(pn.viewable.Viewer):
             f"<td>{what.get(act, html.escape(str(act)))}</td><td>{html.escape(str(lab))}</td></tr>"
             for t, a, act, lab in zip(h["time"], h["author"], h["action"], h["label"]))
         return ('<div style="font-size:11px"><b>History of this text</b> (UTC; the last line is '
-                'the current decision)<table style="border-collapse:collapse;font-size:11px" '
+                'the current decision)<table style="border-collapse:separate;border-spacing:8px 0;font-size:11px;margin-left:-8px" '
                 'role="table" aria-label="History of this text"><thead><tr><th align="left">time'
                 '</th><th align="left">who</th><th align="left">what</th><th align="left">label'
                 f"</th></tr></thead><tbody>{rows}</tbody></table></div>")
