@@ -70,6 +70,17 @@ class MapView(PoolMap):
 
     # ------------------------------------------------------------------- the background
     def _raster_spec(self):
+        """(shared-raster key, builder) for the colouring shown; computed once per colouring
+        and minority choice (the key hashes the pool's codes: milliseconds at 1M rows)."""
+        st = self.state
+        which = (st.color_by == MINORITY_VS_REST,
+                 tuple(st.prepared_for_settings.dataset.minority))
+        cache = self.__dict__.setdefault("_specs", {})
+        if which not in cache:
+            cache[which] = self._build_spec()
+        return cache[which]
+
+    def _build_spec(self):
         st = self.state
         ds_ = st.prepared.dataset
         # annotate mode: rows without a label are their own (grey) category
