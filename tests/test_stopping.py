@@ -163,3 +163,13 @@ def test_a_session_whose_rounds_parquet_predates_the_columns_opens(tmp_path):
         assert s.experiment.runs[0].round == 1
         s.step()
     assert set(STOP_COLUMNS) <= set(pd.read_parquet(f).columns)
+
+
+def test_readme_rounds_table_documents_every_stopping_column():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text.split("`DIR/rounds.parquet`", 1)[1].split("`DIR/queries.parquet`", 1)[0]
+    assert "`minority_f1`" in table  # the table this test reads is the rounds table
+    missing = [c for c in STOP_COLUMNS if f"`{c}`" not in table]
+    assert not missing, f"README's rounds.parquet table lacks {missing}"
