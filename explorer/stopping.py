@@ -45,6 +45,8 @@ STOP_COLUMNS = ["minority_found_last_n", "rounds_without_minority", "stop_signal
                 "random_expected_minority_share", "random_share_lo", "random_share_hi",
                 "minority_left", "minority_left_estimate"]
 _NEEDED = ["round", "n_labelled", "n_minority"]
+#: a removal line flatter than this (catch per query per row caught) counts as flat
+_FLAT = 1e-12
 
 
 def minority_found(n_minority) -> np.ndarray:
@@ -166,9 +168,35 @@ def removal_estimate(found, effort) -> float:
     if np.ptp(before) == 0:
         return float("nan")
     slope, intercept = np.polyfit(before, cpue, 1)
-    if not slope < 0:
+    if not slope < -_FLAT:  # a flat line (up to rounding) says nothing about depletion
         return float("nan")
     return float(max(-intercept / slope - found.sum(), 0.0))
+
+
+def removal_estimates(found, effort) -> np.ndarray:
+    """:func:`removal_estimate` after each round, from running sums (one pass, not one fit per
+    round): ``out[r]`` uses rounds ``0..r`` of ``found`` and ``effort``.
+
+    >>> removal_estimates([25, 20, 16], [100, 100, 100]).round(6).tolist()
+    [nan, nan, 64.0]
+    """
+    found = np.asarray(found, float)
+    effort = np.asarray(effort, float)
+    ok = effort > 0
+    x = np.where(ok, np.cumsum(found) - found, 0.0)
+    y = np.where(ok, found / np.where(ok, effort, 1.0), 0.0)
+    n = np.cumsum(ok)
+    sx, sy = np.cumsum(x), np.cumsum(y)
+    sxx, sxy = np.cumsum(x * x), np.cumsum(x * y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = n * sxx - sx * sx
+        slope = (n * sxy - sx * sy) / den
+        intercept = (sy - slope * sx) / n
+        n0 = -intercept / slope
+    # the same guard as one fit: 3 rounds, x not all equal (relative to its scale), falling line
+    spread = den > 1e-9 * np.maximum(n * sxx, 1.0)
+    good = (n >= 3) & spread & (slope < -_FLAT)
+    return np.where(good, np.maximum(n0 - np.cumsum(found), 0.0), np.nan)
 
 
 def _run_columns(df, window, patience, q, pool_size, pool_minority):
@@ -202,8 +230,7 @@ def _run_columns(df, window, patience, q, pool_size, pool_minority):
             out[c] = nan
     effort = (df["n_queried"].to_numpy(np.int64) if "n_queried" in df
               else np.diff(n_lab, prepend=n_lab[:1]))
-    out["minority_left_estimate"] = [removal_estimate(found[1:r + 1], effort[1:r + 1])
-                                     for r in range(len(df))]
+    out["minority_left_estimate"] = np.r_[np.nan, removal_estimates(found[1:], effort[1:])]
     return out
 
 

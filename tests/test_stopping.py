@@ -95,6 +95,7 @@ def test_removal_estimate_by_hand_and_when_undefined():
     assert np.isnan(removal_estimate([25, 20], [100, 100]))        # two rounds: too few
     assert np.isnan(removal_estimate([1, 2, 3], [10, 10, 10]))      # no depletion seen
     assert np.isnan(removal_estimate([0, 0, 0], [10, 10, 10]))      # nothing caught at all
+    assert np.isnan(removal_estimate([3, 3, 3, 3], [10, 10, 10, 10]))  # a flat catch
     assert removal_estimate([10, 5, 0, 0], [10, 10, 10, 10]) >= 0   # never negative
 
 
@@ -173,3 +174,17 @@ def test_readme_rounds_table_documents_every_stopping_column():
     assert "`minority_f1`" in table  # the table this test reads is the rounds table
     missing = [c for c in STOP_COLUMNS if f"`{c}`" not in table]
     assert not missing, f"README's rounds.parquet table lacks {missing}"
+
+
+def test_running_removal_estimates_equal_one_fit_per_round():
+    from explorer.stopping import removal_estimates
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        found = rng.integers(0, 10, 12)
+        effort = rng.choice([0, 10, 25], 12)
+        one = [removal_estimate(found[:r + 1], effort[:r + 1]) for r in range(12)]
+        np.testing.assert_allclose(removal_estimates(found, effort), one, rtol=1e-6, atol=1e-6)
+    # a falling catch gives numbers
+    falling = removal_estimates([9, 8, 6, 5, 3, 2], [10] * 6)
+    assert np.isnan(falling[:2]).all() and np.isfinite(falling[2:]).all()
