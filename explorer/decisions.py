@@ -1,5 +1,8 @@
 """Who labelled what: every labelling decision of a session as an event, and a row's history.
 
+The functions here read and write the events; :class:`SessionDecisions` gives
+:class:`~explorer.store.Session` its ``decide``, ``undo`` and ``history`` methods.
+
 A person's decision on one row (a label, a skip, an undo) and the batch commit that trains on it
 are events appended to ``decisions.jsonl`` in the session directory: one JSON object a line with
 the keys of :data:`DECISION_COLUMNS`. Nothing is overwritten: changing a label is a new ``label``
@@ -159,3 +162,83 @@ def history(session, row_id) -> pd.DataFrame:
                           getattr(r, "user", None), when))
     df = frame(mine)
     return df.sort_values(["time", "round"], kind="stable").reset_index(drop=True)
+
+
+class SessionDecisions:
+    """The decision methods of :class:`~explorer.store.Session` (a mixin).
+
+    They use the session's ``experiment``, ``decisions`` (the event list), pending labels,
+    directory and writer check; a bound session writes ``decisions.jsonl`` and ``pending.json``
+    before they return.
+    """
+
+    def decide(self, run_key, row_id, label, author=None) -> dict:
+        """Record a person's decision on one row of ``run_key``'s open batch and keep it pending.
+
+        Parameters
+        ----------
+        run_key : str
+        row_id : int
+            A row of the batch :meth:`~explorer.experiment.Run.propose` selected.
+        label : str or None
+            A class name, or None to skip the row.
+        author : str, optional
+            Who decided (``"unknown"`` when empty).
+
+        Returns
+        -------
+        dict
+            The event (:func:`explorer.decisions.event`); a change of mind is a new event, the
+            earlier one stays in the history.
+        """
+        run, row_id = self._open_row(run_key, row_id)
+        classes = self.experiment.dataset.classes
+        if label is not None and label not in classes:
+            raise SessionError(f"label {label!r} is not a class; use one of "
+                               f"{', '.join(classes)} (or None to skip)")
+        ev = event(run.key, run.round + 1, row_id, "skip" if label is None else "label",
+                   label or "", author)
+        pending = {**self._pending.get(run.key, {}), str(row_id): label}
+        self._record_decision(ev, run.key, pending)
+        return ev
+
+    def undo(self, run_key, row_id, author=None) -> dict:
+        """Withdraw the decision on one row of ``run_key``'s open batch (an ``undo`` event; the
+        row is open again). Returns the event."""
+        run, row_id = self._open_row(run_key, row_id)
+        pending = dict(self._pending.get(run.key, {}))
+        if str(row_id) not in pending:
+            raise SessionError(f"row {row_id} has no decision to undo in run {run.key}'s open "
+                               "batch; label it first")
+        del pending[str(row_id)]
+        ev = event(run.key, run.round + 1, row_id, "undo", "", author)
+        self._record_decision(ev, run.key, pending)
+        return ev
+
+    def history(self, row_id):
+        """Every decision on ``row_id``, oldest first (:func:`explorer.decisions.history`)."""
+        return history(self, row_id)
+
+    def _open_row(self, run_key, row_id):
+        self._check_writable()
+        run = self.experiment.run_by_key(run_key)
+        row_id = int(row_id)
+        ids = run.propose().ids
+        if row_id not in set(ids.tolist()):
+            raise SessionError(f"row {row_id} is not in run {run.key}'s open batch (round "
+                               f"{run.round + 1}); decide on one of its {len(ids)} rows")
+        return run, row_id
+
+    def _record_decision(self, ev, run_key, pending):
+        self.decisions.append(ev)
+        self._pending[run_key] = pending
+        if self.path is not None:
+            write_decisions(self.path, self.decisions)
+        self._write_pending()
+
+    def _commit_events(self, rec, author):
+        """A ``commit`` event per row of a batch a person labelled (``rec``: its RoundResult)."""
+        classes = self.experiment.dataset.classes
+        self.decisions.extend(
+            event(rec.run, rec.round, i, "commit", classes[lab] if lab >= 0 else "", author)
+            for i, lab in zip(rec.queried_ids, rec.queried_labels))

@@ -140,14 +140,16 @@ class Provenance:
 _ORACLE = Provenance()
 
 
-class Session:
+class Session(_decisions.SessionDecisions):
     """An :class:`~explorer.experiment.Experiment` with the provenance of its labels, in memory or
     bound to a directory it is saved to.
 
     Use :func:`create_session`, :func:`open_session` or :func:`open_or_create` for a directory,
     :meth:`in_memory` for a session without one (:meth:`save_as` writes it later). Then
     :meth:`commit` (a person's labels for one run's proposed batch) or :meth:`step` (one
-    simulated round of every run); a bound session saves before they return.
+    simulated round of every run); a bound session saves before they return. A person's
+    decisions on the open batch go through :meth:`decide` and :meth:`undo`, and
+    :meth:`history` lists a row's (:class:`~explorer.decisions.SessionDecisions`).
 
     Attributes
     ----------
@@ -211,11 +213,7 @@ class Session:
         self.provenance[(run.key, rec.round)] = Provenance(
             "oracle" if labels is None else "human", user, _now())
         if labels is not None:
-            classes = self.experiment.dataset.classes
-            self.decisions.extend(
-                _decisions.event(run.key, rec.round, i, "commit",
-                                 classes[lab] if lab >= 0 else "", user)
-                for i, lab in zip(rec.queried_ids, rec.queried_labels))
+            self._commit_events(rec, user)
         self.clear_pending(run.key)
         self._autosave()
         return rec
@@ -240,70 +238,6 @@ class Session:
                 self.provenance[(run.key, rnd)] = m
         self._autosave()
         return run
-
-    def decide(self, run_key, row_id, label, author=None) -> dict:
-        """Record a person's decision on one row of ``run_key``'s open batch and keep it pending.
-
-        Parameters
-        ----------
-        run_key : str
-        row_id : int
-            A row of the batch :meth:`~explorer.experiment.Run.propose` selected.
-        label : str or None
-            A class name, or None to skip the row.
-        author : str, optional
-            Who decided (``"unknown"`` when empty).
-
-        Returns
-        -------
-        dict
-            The event (:func:`explorer.decisions.event`); a change of mind is a new event, the
-            earlier one stays in the history.
-        """
-        run, row_id = self._open_row(run_key, row_id)
-        classes = self.experiment.dataset.classes
-        if label is not None and label not in classes:
-            raise SessionError(f"label {label!r} is not a class; use one of "
-                               f"{', '.join(classes)} (or None to skip)")
-        ev = _decisions.event(run.key, run.round + 1, row_id,
-                              "skip" if label is None else "label", label or "", author)
-        pending = {**self._pending.get(run.key, {}), str(row_id): label}
-        self._record(ev, run.key, pending)
-        return ev
-
-    def undo(self, run_key, row_id, author=None) -> dict:
-        """Withdraw the decision on one row of ``run_key``'s open batch (an ``undo`` event; the
-        row is open again). Returns the event."""
-        run, row_id = self._open_row(run_key, row_id)
-        pending = dict(self._pending.get(run.key, {}))
-        if str(row_id) not in pending:
-            raise SessionError(f"row {row_id} has no decision to undo in run {run.key}'s open "
-                               "batch; label it first")
-        del pending[str(row_id)]
-        ev = _decisions.event(run.key, run.round + 1, row_id, "undo", "", author)
-        self._record(ev, run.key, pending)
-        return ev
-
-    def history(self, row_id):
-        """Every decision on ``row_id``, oldest first (:func:`explorer.decisions.history`)."""
-        return _decisions.history(self, row_id)
-
-    def _open_row(self, run_key, row_id):
-        self._check_writable()
-        run = self.experiment.run_by_key(run_key)
-        row_id = int(row_id)
-        ids = run.propose().ids
-        if row_id not in set(ids.tolist()):
-            raise SessionError(f"row {row_id} is not in run {run.key}'s open batch (round "
-                               f"{run.round + 1}); decide on one of its {len(ids)} rows")
-        return run, row_id
-
-    def _record(self, ev, run_key, pending):
-        self.decisions.append(ev)
-        self._pending[run_key] = pending
-        if self.path is not None:
-            _decisions.write_decisions(self.path, self.decisions)
-        self._write_pending()
 
     def save_pending(self, run_key, labels: dict):
         """Keep the labels given so far to ``run_key``'s open batch (id -> label name)."""
