@@ -179,6 +179,7 @@ class CurvesView(pn.viewable.Viewer):
         self._stop = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10),
                                   css_classes=["anchoral-stopping"])
         self._band = ColumnDataSource({"budget": [], "lo": [], "hi": []}, name="random-band")
+        self._stop_sent = ("", ())  # the stop lines and band last sent to the browser
         self._view = pn.Column(self._stop, self._grid, sizing_mode="stretch_width",
                                css_classes=["anchoral-curves"])
         self._runs: list[str] = []
@@ -268,8 +269,16 @@ class CurvesView(pn.viewable.Viewer):
                     "lo": one["random_share_lo"].to_numpy(float),
                     "hi": one["random_share_hi"].to_numpy(float)}
 
+        # send only what changed: most version bumps (a proposal, a status) change neither,
+        # and a ColumnDataSource's data is sent again whenever it is assigned
+        key = (text, tuple(np.round(np.r_[band["budget"], band["lo"], band["hi"]], 9)))
+        if key == self._stop_sent:
+            return
+        self._stop_sent = key
+
         def apply():
-            self._stop.object = text
+            if self._stop.object != text:
+                self._stop.object = text
             self._band.data = band
 
         locked(apply)
