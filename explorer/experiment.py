@@ -29,6 +29,7 @@ from .runs import (QUERY_COLUMNS, ROUND_COLUMNS, RoundResult, RunKey, empty_quer
                    save_tables)
 from .settings import PAPER_SUBPOOL_SIZE, check_settings, default_subpool_size
 from .splits import holdout_split, initial_set, round_rng
+from .stopping import STOP_COLUMNS, add_stopping_columns
 from .strategies import STRATEGIES
 
 __all__ = ["Experiment", "Run", "check_settings", "simulate", "save_tables", "default_subpool_size",
@@ -585,11 +586,13 @@ class Experiment:
     # -- tables -----------------------------------------------------------------------------
     def rounds_frame(self) -> pd.DataFrame:
         """One row per run x round; columns :data:`ROUND_COLUMNS`, ``f1_<class>`` per class, and
-        list columns ``anchor_ids``, ``subpool_ids``, ``queried_ids``, ``queried_labels``."""
+        list columns ``anchor_ids``, ``subpool_ids``, ``queried_ids``, ``queried_labels``, then
+        the stopping columns :data:`~explorer.stopping.STOP_COLUMNS` (defaults of
+        :func:`~explorer.stopping.add_stopping_columns`)."""
         frames = [r.rounds_frame() for r in self.runs if r.records]
         if not frames:
-            return pd.DataFrame(columns=ROUND_COLUMNS)
-        return pd.concat(frames, ignore_index=True)
+            return pd.DataFrame(columns=ROUND_COLUMNS + STOP_COLUMNS)
+        return add_stopping_columns(pd.concat(frames, ignore_index=True))
 
     def queries_frame(self) -> pd.DataFrame:
         """One row per queried id; columns :data:`QUERY_COLUMNS`."""

@@ -28,6 +28,8 @@ RECOVER = {
     "rounds.parquet": "delete it: it is rebuilt from labels.parquet on the next save",
     "queries.parquet": "delete it: it is rebuilt from labels.parquet on the next save",
     "running.json": "delete it: it only notes work that a stopped server did not finish",
+    "decisions.jsonl": "restore it from a backup, or delete it to drop the history of decisions "
+                       "(committed labels are kept in labels.parquet)",
 }
 FILES = (*RECOVER, ".lock")
 

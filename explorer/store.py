@@ -11,6 +11,10 @@ A session directory holds:
     when. This is the source of truth.
 ``pending.json``
     Labels given to the current, not yet committed batch (so a reload keeps them).
+``decisions.jsonl``
+    Every decision a person made, as events (label, skip, undo, commit) with author and UTC time,
+    appended, never rewritten in place (:mod:`explorer.decisions`); absent in sessions saved
+    before it existed, which load as before.
 ``rounds.parquet``, ``queries.parquet``
     The derived tables, refreshed on every save (same schemas as ``anchoral simulate``).
 
@@ -39,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import decisions as _decisions
 from ._io import write_atomic
 from .exceptions import SessionError, SessionLockedError
 from .session_files import check_files, read_json, read_table, session_file
@@ -135,14 +140,16 @@ class Provenance:
 _ORACLE = Provenance()
 
 
-class Session:
+class Session(_decisions.SessionDecisions):
     """An :class:`~explorer.experiment.Experiment` with the provenance of its labels, in memory or
     bound to a directory it is saved to.
 
     Use :func:`create_session`, :func:`open_session` or :func:`open_or_create` for a directory,
     :meth:`in_memory` for a session without one (:meth:`save_as` writes it later). Then
     :meth:`commit` (a person's labels for one run's proposed batch) or :meth:`step` (one
-    simulated round of every run); a bound session saves before they return.
+    simulated round of every run); a bound session saves before they return. A person's
+    decisions on the open batch go through :meth:`decide` and :meth:`undo`, and
+    :meth:`history` lists a row's (:class:`~explorer.decisions.SessionDecisions`).
 
     Attributes
     ----------
@@ -169,6 +176,8 @@ class Session:
         self.readonly = readonly
         self.resumed = False
         self._pending = {}  # run key -> {id (str): label name or None}
+        #: every recorded decision, oldest first (:mod:`explorer.decisions` events)
+        self.decisions: list = []
         self._lock = None
         self.created = _now()
 
@@ -203,6 +212,8 @@ class Session:
         rec = run.commit(labels)
         self.provenance[(run.key, rec.round)] = Provenance(
             "oracle" if labels is None else "human", user, _now())
+        if labels is not None:
+            self._commit_events(rec, user)
         self.clear_pending(run.key)
         self._autosave()
         return rec
@@ -261,6 +272,8 @@ class Session:
         write_atomic(self.path / "session.json",
                      lambda p: p.write_text(json.dumps(doc, indent=2, default=_json_default)))
         labels = self.labels_frame()
+        if self.decisions:
+            _decisions.write_decisions(self.path, self.decisions)
         write_atomic(self.path / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
         self.experiment.save(self.path)
         self._write_pending()
@@ -290,6 +303,7 @@ class Session:
         """Write a copy of this session to the new directory ``path`` and stay as it is."""
         copy = Session.in_memory(self.experiment, self.data_spec, self.settings, self.provenance)
         copy._pending = self.pending()
+        copy.decisions = list(self.decisions)
         copy.save_as(path).close()
         return Path(path)
 
@@ -501,6 +515,7 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
     for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
         read_table(path, name)
     pending = _read_pending(path)
+    decisions = _decisions.read_decisions(path)
     spec = doc["dataset"]
     if prepared is None:
         prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
@@ -554,6 +569,7 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
                 if parent and (parent, rnd) in meta:
                     sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
         sess._pending = pending
+        sess.decisions = decisions
         sess._lock = lock
     except BaseException:
         if lock is not None:

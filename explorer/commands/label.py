@@ -40,7 +40,8 @@ def add_arguments(parser):
     parser.add_argument("--subpool-size", type=int, default=None)
     parser.add_argument("--n-anchors", type=int, default=10)
     parser.add_argument("--n-neighbors", type=int, default=50)
-    parser.add_argument("--user", default=None, help="annotator name stored with each label "
+    parser.add_argument("--author", "--user", dest="user", default=None, metavar="NAME",
+                        help="who labels: stored with every decision and label "
                         "(default: $USER)")
     parser.add_argument("--max-chars", type=int, default=1200,
                         help="characters of each text to show (0 = all)")
@@ -88,11 +89,14 @@ def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
     keys = ", ".join(f"{i + 1}={c}" for i, c in enumerate(classes))
     print(f"\n== {run.key} round {run.round + 1}: {len(sel.ids)} texts to label "
           f"(subpool {len(sel.subpool):,}, anchors {len(sel.anchors)}) ==", file=out)
-    print(f"keys: {keys}, s=skip, q=save and quit", file=out)
+    print(f"keys: {keys}, s=skip, u=undo the previous answer, q=save and quit", file=out)
     texts = sess.experiment.dataset.texts
-    for pos, i in enumerate(sel.ids):
-        i = int(i)
+    answered = []  # ids answered in this sitting, for u (undo)
+    pos = 0
+    while pos < len(sel.ids):
+        i = int(sel.ids[pos])
         if i in pending:
+            pos += 1
             continue
         print(f"\n[{pos + 1}/{len(sel.ids)}] id {i}  score {sel.scores[pos]:.3f}", file=out)
         print(clean(texts[i], max_chars), file=out)
@@ -108,6 +112,15 @@ def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
             if answer == "q":
                 print("saved; run the same command to go on", file=out)
                 return False
+            if answer == "u":
+                if not answered:
+                    print("  nothing to undo in this sitting", file=out)
+                    continue
+                prev = answered.pop()
+                sess.undo(run.key, prev, author=user)
+                pending.pop(prev, None)
+                print(f"  undone: id {prev} is asked again", file=out)
+                break
             if answer == "s":
                 pending[i] = None
                 break
@@ -117,8 +130,13 @@ def label_batch(sess, run, user, inp=None, out=None, max_chars=1200):
             if answer in classes:
                 pending[i] = answer
                 break
-            print(f"  type one of 1..{len(classes)}, a class name, s or q", file=out)
-        sess.save_pending(run.key, pending)
+            print(f"  type one of 1..{len(classes)}, a class name, s, u or q", file=out)
+        if answer == "u":
+            pos = list(sel.ids).index(prev)
+            continue
+        sess.decide(run.key, i, pending[i], author=user)
+        answered.append(i)
+        pos += 1
     labels = [pending[int(i)] for i in sel.ids]
     rec = sess.commit(run.key, labels, user=user)
     agree = sess.agreement(run.key)

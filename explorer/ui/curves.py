@@ -1,10 +1,15 @@
-"""Live comparison plots: one line per run, streamed round by round.
+"""Live comparison plots: one line per run, streamed round by round, and when to stop.
 
 Each run owns one Bokeh ``ColumnDataSource`` shared by every plot; a new round is a single
 ``source.stream(rows)`` per run (only the new rows travel to the browser), never a redraw.
+The minority-share plot also shades what random sampling would give (one band for every run:
+they share the initial set and the pool), and a line per run over the plots says whether it
+still finds minority rows (:mod:`explorer.stopping`).
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pandas as pd
@@ -14,6 +19,7 @@ from bokeh.models import (BasicTicker, ColumnDataSource, CustomJSTicker, HoverTo
                           LegendItem, Span)
 from bokeh.plotting import figure
 
+from ..stopping import BAND, PATIENCE, WINDOW, add_stopping_columns, stopping_summary
 from .jobs import locked
 from .records import is_full_pool, run_color, run_label
 from .state import ExplorerState
@@ -123,6 +129,66 @@ def rows_for(records, start_cumulative=0.0) -> dict:
     return {c: df[c].to_numpy() for c in COLUMNS}
 
 
+def records_frame(records) -> pd.DataFrame:
+    """A rounds table (round 0 first) of one run's committed records, for
+    :func:`~explorer.stopping.add_stopping_columns`.
+
+    The records start at round 1; round 0 (the initial set) is read back from round 1: its
+    labelled set before the queries, and the minority the batch added (its
+    ``queried_minority_share`` of the rows not skipped).
+    """
+    rows = [dict(rec.result.metrics(), run=rec.run) for rec in records
+            if rec.result is not None and not rec.proposed]
+    if not rows:
+        return pd.DataFrame()
+    first = next(rec for rec in records if rec.result is not None and not rec.proposed)
+    r1 = first.result
+    n0 = len(first.labelled)
+    share = float(r1.queried_minority_share)
+    found = 0 if np.isnan(share) else int(round(share * max(r1.n_labelled - n0, 0)))
+    zero = {"run": first.run, "round": 0, "n_labelled": n0, "n_minority": r1.n_minority - found,
+            "n_queried": 0, "n_unlabelled": 0, "pool_minority_share": np.nan}
+    return pd.DataFrame([zero] + rows)
+
+
+def stopping_frame(history: dict) -> pd.DataFrame:
+    """Every run's rounds (``{run: [RoundRecord]}``) with the stopping columns."""
+    frames = [records_frame(recs) for recs in history.values()]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    return add_stopping_columns(pd.concat(frames, ignore_index=True))
+
+
+def stopping_html(frame: pd.DataFrame) -> str:
+    """One line per run: minority found lately, or the stopping signal; the estimate of the
+    minority left (and the truth, in simulation)."""
+    if not len(frame):
+        return ""
+    lines = []
+    for row in stopping_summary(frame, WINDOW, PATIENCE).itertuples(index=False):
+        est, true = row.minority_left_estimate, row.minority_left
+        left = ""
+        if np.isfinite(est):
+            left = f" · ≈{est:,.0f} minority left (removal estimate"
+            left += f"; true {true:,.0f})" if np.isfinite(true) else ")"
+        elif np.isfinite(true):
+            left = f" · {true:,.0f} minority left in the pool"
+        text = html.escape(row.text)
+        style = ("background:#fff3cd;border:1px solid #e0a800;border-radius:3px;padding:0 4px;"
+                 "font-weight:bold" if row.stop_signal else "")
+        lines.append(
+            f'<div class="anchoral-stop-line" data-stop="{str(row.stop_signal).lower()}">'
+            f'<span style="color:{run_color(row.run)}">■</span> '
+            f"{html.escape(run_label(row.run))}, round {row.round}: "
+            f'<span style="{style}">{text}</span>{html.escape(left)}</div>')
+    lo, hi = (int(round(100 * q)) for q in BAND)
+    return (f'<div style="font-size:12px">{"".join(lines)}<div style="color:#666">Grey band on '
+            f"the minority-share plot: what random sampling from the pool would give "
+            f"({lo}–{hi} %). Stop signal: no new minority in {PATIENCE} rounds in a row."
+            "</div></div>")
+
+
 def _empty() -> dict:
     return {c: (np.empty(0, object) if c == "encoded" else np.empty(0)) for c in COLUMNS}
 
@@ -151,6 +217,12 @@ class CurvesView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self._grid = pn.GridBox(ncols=3, sizing_mode="stretch_width")
+        self._stop = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10),
+                                  css_classes=["anchoral-stopping"])
+        self._band = ColumnDataSource({"budget": [], "lo": [], "hi": []}, name="random-band")
+        self._stop_sent = ("", ())  # the stop lines and band last sent to the browser
+        self._view = pn.Column(self._stop, self._grid, sizing_mode="stretch_width",
+                               css_classes=["anchoral-curves"])
         self._runs: list[str] = []
         self._markers = []
         self._built = False  # the figures are built when first shown (a deferred part of the page)
@@ -186,12 +258,18 @@ class CurvesView(pn.viewable.Viewer):
                                            name=label))
                 items.append(LegendItem(label=label, renderers=glyphs))
                 fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
+            if name == "minority-share":  # one band for every run: same start, same pool
+                band = fig.varea(x="budget", y1="lo", y2="hi", source=self._band,
+                                 fill_color="#808080", fill_alpha=0.35, level="underlay",
+                                 name="random sampling")
+                items.append(LegendItem(label="random sampling (5–95 %)", renderers=[band]))
             if name in ("minority-share", "minority-f1", "enrichment"):
                 fig.y_range.start = 0
             if name == "minority-f1":
                 fig.y_range.end = 1.02
             if name == "minority-share":
-                fig.add_layout(Legend(items=items, location="bottom_right",
+                # top left: the curves rise to the right and the band lies along the bottom
+                fig.add_layout(Legend(items=items, location="top_left",
                                       background_fill_alpha=0.7, label_text_font_size="11px"))
             marker = Span(location=np.nan, dimension="height", line_color="#888888",
                           line_dash="dotted", line_width=1)
@@ -217,7 +295,35 @@ class CurvesView(pn.viewable.Viewer):
             locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
         if not st.history and any(self._sent.values()):  # a reset
             self._rebuild(st.expected_runs())
+        self._update_stopping()
         self._on_round()
+
+    def _update_stopping(self):
+        """The stop lines and the random-sampling band from the runs' rounds."""
+        frame = stopping_frame(self.state.history)
+        text = stopping_html(frame)
+        band = {"budget": [], "lo": [], "hi": []}
+        if len(frame) and frame["random_share_lo"].notna().any():
+            longest = frame.groupby("run")["round"].transform("max") == frame["round"].max()
+            one = frame[longest & (frame["run"] == frame.loc[longest, "run"].iloc[0])]
+            one = one.sort_values("round")
+            band = {"budget": one["n_labelled"].to_numpy(float),
+                    "lo": one["random_share_lo"].to_numpy(float),
+                    "hi": one["random_share_hi"].to_numpy(float)}
+
+        # send only what changed: most version bumps (a proposal, a status) change neither,
+        # and a ColumnDataSource's data is sent again whenever it is assigned
+        key = (text, tuple(np.round(np.r_[band["budget"], band["lo"], band["hi"]], 9)))
+        if key == self._stop_sent:
+            return
+        self._stop_sent = key
+
+        def apply():
+            if self._stop.object != text:
+                self._stop.object = text
+            self._band.data = band
+
+        locked(apply)
 
     def _on_round(self, *events):
         rec = self.state.record()
@@ -239,4 +345,4 @@ class CurvesView(pn.viewable.Viewer):
             self._built = True
             self._rebuild(self.state.runs or self.state.expected_runs())
             self._on_rounds()  # the rounds recorded before the plots were first shown
-        return self._grid
+        return self._view

@@ -67,6 +67,17 @@ class ExperimentDriver(Protocol):
         """Make rows a person chose (a map selection) run ``key``'s next batch, in place of its
         filter's (``proposed=True``); :meth:`commit` (or :meth:`step_run`) labels them."""
 
+    def decide(self, key: str, row_id: int, label, author: str) -> None:
+        """Record ``author``'s decision (a class name; None = skip) on one row of run ``key``'s
+        proposed batch, with the time, and keep it pending (a change is a new decision)."""
+
+    def undo(self, key: str, row_id: int, author: str) -> None:
+        """Withdraw the decision on one row of run ``key``'s proposed batch (recorded too)."""
+
+    def decisions(self, row_id: int):
+        """Every decision on ``row_id``, oldest first: a frame with
+        :data:`explorer.decisions.DECISION_COLUMNS`."""
+
     def commit(self, key: str, labels: list, user: str) -> RoundRecord:
         """A person's labels (class names, None = skip) for run ``key``'s proposed batch."""
 

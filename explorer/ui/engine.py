@@ -135,6 +135,15 @@ class EngineDriver:
     def save_pending(self, key, labels: dict) -> None:
         self.session.save_pending(key, labels)
 
+    def decide(self, key, row_id, label, author) -> None:
+        self.session.decide(key, row_id, label, author=author)
+
+    def undo(self, key, row_id, author) -> None:
+        self.session.undo(key, row_id, author=author)
+
+    def decisions(self, row_id):
+        return self.session.history(row_id)
+
     def commit(self, key, labels, user) -> RoundRecord:
         """A person's labels (class names, None = skip) for run ``key``'s proposed batch."""
         self.session.commit(key, list(labels), user=user)

@@ -1,7 +1,9 @@
 """The labelling queue: a person labels each round's queried texts (annotate / hand mode).
 
-The text is shown in full (escaped), with one button per class, Skip and Back; keys 1..9 label,
-``s`` skips and Backspace goes back. Each label is kept at once as pending (the session's
+The text is shown in full (escaped), with one button per class, Skip, Back and Undo; keys 1..9
+label, ``s`` skips, ``u`` undoes and Backspace goes back. Every decision is recorded with the
+annotator (the login when served with one, else the name field) and the time; the text's history
+is listed under the buttons. Each label is kept at once as pending (the session's
 ``pending.json`` when the app is bound to a session directory), so a reload keeps it; the last one
 commits the batch (retrain, save) and the next round's batch appears, on the map as in
 simulation.
@@ -38,7 +40,7 @@ class KeyCatcher(JSComponent):
         if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" ||
             (t && t.isContentEditable)) return;
         const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-        if (!/^[1-9s]$/.test(k) && k !== "Backspace") return;
+        if (!/^[1-9su]$/.test(k) && k !== "Backspace") return;
         e.preventDefault();
         n += 1;
         model.key = k + ":" + Date.now() + ":" + n;
@@ -93,21 +95,33 @@ class LabelQueue(pn.viewable.Viewer):
             disabled=pn.bind(lambda prop, pos, busy: busy or prop is None or pos == 0,
                              q.param.proposal, q.param.queue_pos, job.param.busy))
         self.back_button.on_click(lambda e: q.back())
+        # undo: withdraw the decision on this text (or the one before), recorded, never erased
+        self.undo_button = w.Button(
+            label="↶ Undo", button_type="light", width=90,
+            disabled=pn.bind(lambda prop, given, pos, busy: busy or q.undo_target() is None,
+                             q.param.proposal, q.param.given, q.param.queue_pos,
+                             job.param.busy))
+        self.undo_button.on_click(lambda e: q.undo())
+        self.history = pn.pane.HTML(pn.bind(self._history, *deps), margin=(0, 10),
+                                    sizing_mode="stretch_width",
+                                    css_classes=["anchoral-history"])
         n_keys = min(len(self._classes), MAX_KEYS)
         self.hint = pn.pane.HTML(
-            f'<div style="font-size:11px;color:#555">Keys: 1–{n_keys} label, s skip, Backspace '
-            "back. Each label is saved at once; the batch commits (retrain, next round) when "
+            f'<div style="font-size:11px;color:#555">Keys: 1–{n_keys} label, s skip, u undo, '
+            "Backspace back. Each label is saved at once, with your name and the time; the batch commits (retrain, next round) when "
             "every text has one.</div>", margin=(0, 10), sizing_mode="stretch_width")
         self.agreement = pn.pane.HTML(pn.bind(self._agreement, *deps), margin=(0, 10),
                                       sizing_mode="stretch_width")
+        if getattr(pn.state, "user", None):  # served with a login: decisions carry it
+            q.user = str(pn.state.user)
         self.user = w.TextInput.from_param(q.param.user, label="Annotator", width=200)
         self.keys = KeyCatcher(width=0, height=0, margin=0)
         self.keys.param.watch(self._key, "key")
         self._box = pn.Column(
             self.header, self.progress, self.text, self.meta,
             pn.FlexBox(*self.class_buttons, self.skip_button, self.back_button,
-                       sizing_mode="stretch_width"),
-            self.hint, self.agreement, self.user, self.keys,
+                       self.undo_button, sizing_mode="stretch_width"),
+            self.hint, self.history, self.agreement, self.user, self.keys,
             width=460, css_classes=["anchoral-queue"],
             visible=pn.bind(lambda _: st.hand, st.param.label_by_hand),
             styles={"border": "2px solid #2f3e46", "border-radius": "6px",
@@ -125,6 +139,8 @@ class LabelQueue(pn.viewable.Viewer):
             self._label(None)
         elif k == "Backspace":
             st.queue.back()
+        elif k == "u":
+            st.queue.undo()
         elif k.isdigit() and 1 <= int(k) <= min(len(self._classes), MAX_KEYS):
             self._label(self._classes[int(k) - 1])
 
@@ -170,6 +186,27 @@ class LabelQueue(pn.viewable.Viewer):
         now = "" if label is None else f" · labelled <b>{html.escape(str(label))}</b>"
         return (f'<div style="font-size:12px;color:#444">id {i} · score '
                 f"{prop.scores[pos]:.3f}{anchor}{now}</div>")
+
+    def _history(self, *_):
+        """Who decided what on the text shown, and when (every event, oldest first)."""
+        st = self.state
+        if st.job.busy or st.queue.proposal is None:
+            return ""
+        h = st.queue.history()
+        if h is None or not len(h):
+            return ('<div style="font-size:11px;color:#666">History of this text: no decision '
+                    "yet.</div>")
+        what = {"label": "labelled", "skip": "skipped", "undo": "undone",
+                "commit": "committed"}
+        rows = "".join(
+            f"<tr><td>{html.escape(str(t)[11:19] or '?')}</td><td>{html.escape(str(a))}</td>"
+            f"<td>{what.get(act, html.escape(str(act)))}</td><td>{html.escape(str(lab))}</td></tr>"
+            for t, a, act, lab in zip(h["time"], h["author"], h["action"], h["label"]))
+        return ('<div style="font-size:11px"><b>History of this text</b> (UTC; the last line is '
+                'the current decision)<table style="border-collapse:separate;border-spacing:8px 0;font-size:11px;margin-left:-8px" '
+                'role="table" aria-label="History of this text"><thead><tr><th align="left">time'
+                '</th><th align="left">who</th><th align="left">what</th><th align="left">label'
+                f"</th></tr></thead><tbody>{rows}</tbody></table></div>")
 
     def _agreement(self, *_):
         st = self.state

@@ -14,15 +14,19 @@ from holoviews.plotting.util import process_cmap
 from .jobs import locked
 from .poolmap import MAX_RASTER_PIXELS, PoolMap
 from .raster import PoolRaster
-from .records import is_full_pool, run_color, run_label, snippet
+from .records import (MINORITY_VS_REST, REST_COLOR, REST_NAME, is_full_pool, run_color,
+                      run_label, snippet)
 from .state import LAYERS, ExplorerState
 
+#: the subpool's markers: small and faint, so a subpool of most of the pool leaves it readable
+#: (anchors and queried rows stay large and opaque on top)
+SUBPOOL_SIZE, SUBPOOL_ALPHA = 3, 0.3
 LAYER_STYLE = {
     "labelled": dict(label="Labelled (fill: class)", marker="circle", size=7, line_color="black",
                      line_width=0.8, fill_alpha=0),
     "labelled_fill": dict(label="", marker="circle", size=7, line_alpha=0),
-    "subpool": dict(label="Subpool", marker="circle", size=5, color="#ffd700", alpha=0.55,
-                    line_color="#b8860b", line_width=0.4),
+    "subpool": dict(label="Subpool", marker="circle", size=SUBPOOL_SIZE, color="#e6b800",
+                    alpha=SUBPOOL_ALPHA, line_width=0),
     "anchors": dict(label="Anchors", marker="star", size=15, color="black", line_color="white",
                     line_width=0.8),
     "queried": dict(label="Queried", marker="diamond", size=11, line_color="white",
@@ -61,10 +65,22 @@ class MapView(PoolMap):
 
     def watch_state(self):
         """Redraw the layers when what they show changes."""
-        self.state.param.watch(self._changed, ["run", "round", "layers", "version", "preview"])
+        self.state.param.watch(self._changed, ["run", "round", "layers", "version", "preview",
+                                               "color_by"])
 
     # ------------------------------------------------------------------- the background
     def _raster_spec(self):
+        """(shared-raster key, builder) for the colouring shown; computed once per colouring
+        and minority choice (the key hashes the pool's codes: milliseconds at 1M rows)."""
+        st = self.state
+        which = (st.color_by == MINORITY_VS_REST,
+                 tuple(st.prepared_for_settings.dataset.minority))
+        cache = self.__dict__.setdefault("_specs", {})
+        if which not in cache:
+            cache[which] = self._build_spec()
+        return cache[which]
+
+    def _build_spec(self):
         st = self.state
         ds_ = st.prepared.dataset
         # annotate mode: rows without a label are their own (grey) category
@@ -72,6 +88,20 @@ class MapView(PoolMap):
         codes = np.where(ds_.y >= 0, ds_.y, len(ds_.classes))
         minority = [ds_.classes[c] for c in st.prepared_for_settings.dataset.minority]
         colors = dict(st.class_colors, **{UNLABELLED: UNLABELLED_COLOR})
+        if st.color_by == MINORITY_VS_REST:
+            # the minority classes, then one category for all the others: n_minority + 1
+            # colours (+ the unlabelled rows in annotate mode), one count layer less per class
+            shown = st.display_colors()
+            lookup = np.full(len(names), len(minority), np.int64)
+            for i, name in enumerate(minority):
+                lookup[ds_.classes.index(name)] = i
+            lookup[-1] = len(minority) + 1
+            codes = lookup[codes]
+            names = minority + [REST_NAME, UNLABELLED]
+            colors = {**{m: shown[m] for m in minority}, REST_NAME: REST_COLOR,
+                      UNLABELLED: UNLABELLED_COLOR}
+            if not (ds_.y < 0).any():
+                names = names[:-1]
         key = ("pool", id(st.prepared.coords), len(codes), hash(codes.tobytes()), tuple(names),
                tuple(sorted(colors.items())), tuple(minority))
         xy = self._xy
@@ -91,7 +121,11 @@ class MapView(PoolMap):
 
     def _update_values(self, *events):
         st = self.state
-        if st.color_by == "class":
+        key, build = self._raster_spec()
+        if key != self._raster_key:  # per class <-> minority vs rest: the other shared raster
+            self.set_raster(key, build)
+            locked(self.redraw)
+        if st.color_by in ("class", MINORITY_VS_REST):
             if self._value_data is not None:  # back to classes: drop the value layer once
                 self._value_data = None
                 locked(self.redraw)
@@ -137,12 +171,13 @@ class MapView(PoolMap):
                     sim[j] = rec.similarity[k]
         y = ds_.y[ids]
         names = [ds_.classes[c] if c >= 0 else "" for c in y]
+        colors = st.display_colors()
         return {
             "x": self._xy[ids, 0], "y": self._xy[ids, 1], "id": ids,
             # Bokeh escapes tooltip fields (no {safe} format): the snippet shows as text
             "text": [snippet(t, 160) for t in ds_.texts[ids]],
             "label": names, "score": score, "anchor": anchor, "similarity": sim,
-            "color": [st.class_colors.get(nm, "#999999") for nm in names],
+            "color": [colors.get(nm, "#999999") for nm in names],
         }
 
     def _points(self, name, ids, rec=None):
@@ -205,14 +240,20 @@ class MapView(PoolMap):
         """An HTML legend of the class colours (class names escaped)."""
         st = self.state
         minority = set(st.minority)
+        colors = list(st.class_colors.items())
+        if st.color_by == MINORITY_VS_REST:
+            shown = st.display_colors()
+            n_rest = sum(1 for c in shown.values() if c == REST_COLOR)
+            colors = [(n, c) for n, c in shown.items() if c != REST_COLOR] + [
+                (f"{REST_NAME[:-1]}: {n_rest})", REST_COLOR)]
         items = "".join(
             f'<span style="white-space:nowrap;margin-right:12px">'
             f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
             f'background:{color};margin-right:4px"></span>{html.escape(name)}'
             f'{" <b>(minority)</b>" if name in minority else ""}</span>'
-            for name, color in list(st.class_colors.items()) + (
+            for name, color in colors + (
                 [(UNLABELLED, UNLABELLED_COLOR)] if st.annotate_data else []))
-        if st.color_by != "class":
+        if st.color_by not in ("class", MINORITY_VS_REST):
             what = "P(minority)" if st.color_by == "probability" else "normalised entropy"
             return (f'<div style="font-size:12px">Pool coloured by the current model\'s {what} '
                     f'({html.escape(run_label(st.run)) if st.run else "no model yet"}): '

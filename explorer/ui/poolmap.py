@@ -179,6 +179,12 @@ class PoolMap(pn.viewable.Viewer):
                                css_classes=[self.figure_name], sizing_mode="stretch_width")
         return fig
 
+    def set_raster(self, raster_key, build_raster) -> None:
+        """Draw the pool with the shared raster of ``raster_key`` from the next redraw on (the
+        same points coloured otherwise); call :meth:`redraw` after it."""
+        self._raster_key = raster_key
+        self.raster = shared_raster(raster_key, build_raster)
+
     def _first_image(self):
         size = raster_size(*self._frame_size)
         return self._render((self.raster.x_range, self.raster.y_range, *size), self.values())

@@ -1,8 +1,10 @@
 """The labelling queue's state: the batch a person labels, the labels given so far, the position.
 
-A sub-object of :class:`~explorer.ui.state.ExplorerState` (no Panel). Each label is kept at once
-as *pending* by the engine (a session's ``pending.json``), so a reload keeps it; the last label
-commits the batch in a background job (retrain, evaluate, save) and the next batch is proposed.
+A sub-object of :class:`~explorer.ui.state.ExplorerState` (no Panel). Each label is a decision
+the engine records with its author and time (a session's ``decisions.jsonl``) and keeps as
+*pending* (``pending.json``), so a reload keeps it; an undo or a change is one more decision,
+never an overwrite. The last label commits the batch in a background job (retrain, evaluate,
+save) and the next batch is proposed.
 """
 
 from __future__ import annotations
@@ -91,9 +93,10 @@ class LabelQueueState(param.Parameterized):
         if value is not None and value not in classes:
             job.error = f"label {value!r} is not a class; use one of {', '.join(classes)}"
             return False
-        given = {**self.given, int(ids[self.queue_pos]): value}
+        row = int(ids[self.queue_pos])
+        given = {**self.given, row: value}
         try:
-            self._engine().save_pending(self.proposal.run, given)
+            self._engine().decide(self.proposal.run, row, value, self.author())
         except ExplorerError as err:
             job.error = str(err)
             return False
@@ -105,6 +108,50 @@ class LabelQueueState(param.Parameterized):
         self.queue_pos = len(ids)
         return self.commit_batch(schedule or job.schedule or (lambda cb: cb()))
 
+    def author(self) -> str:
+        """Who labels: the annotator name (``"unknown"`` when empty)."""
+        return (self.user or "").strip() or "unknown"
+
+    def undo_target(self) -> int | None:
+        """The position :meth:`undo` would withdraw: the text shown when it has a decision,
+        else the one before it when that has one; None when neither."""
+        ids = self.queue_ids()
+        if self.proposal is None:
+            return None
+        for pos in (self.queue_pos, self.queue_pos - 1):
+            if 0 <= pos < len(ids) and int(ids[pos]) in self.given:
+                return pos
+        return None
+
+    def undo(self) -> bool:
+        """Withdraw a decision of the open batch (:meth:`undo_target`) and show that text again.
+
+        The engine records the undo as a decision of its own (author, time): the history keeps
+        the withdrawn label. Returns False when there is nothing to undo or the job is busy.
+        """
+        pos = self.undo_target()
+        if pos is None or self._job.busy:
+            return False
+        row = int(self.queue_ids()[pos])
+        try:
+            self._engine().undo(self.proposal.run, row, self.author())
+        except ExplorerError as err:
+            self._job.error = str(err)
+            return False
+        with param.parameterized.batch_call_watchers(self):
+            self.given = {k: v for k, v in self.given.items() if k != row}
+            self.queue_pos = pos
+        return True
+
+    def history(self):
+        """The decisions on the text shown (a frame of
+        :data:`explorer.decisions.DECISION_COLUMNS`, oldest first), or None without one."""
+        ids = self.queue_ids()
+        if self.proposal is None or not len(ids):
+            return None
+        row = int(ids[min(self.queue_pos, len(ids) - 1)])
+        return self._engine().decisions(row)
+
     def back(self) -> None:
         """Go back one text in the batch (its label can be changed until the batch commits)."""
         if self.proposal is not None and self.queue_pos > 0 and not self._job.busy:
@@ -114,7 +161,7 @@ class LabelQueueState(param.Parameterized):
         """Commit the labelled batch (retrain, evaluate, save) and propose the next one."""
         prop = self.proposal
         labels = [self.given.get(int(i)) for i in prop.queried]
-        user = self.user or "annotator"
+        user = self.author()
         engine = self._engine()
 
         def work(gen):

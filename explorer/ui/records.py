@@ -91,6 +91,33 @@ def class_colors(classes, minority) -> dict:
     return out
 
 
+#: a pool with more classes than this opens coloured "minority vs rest" (per class otherwise)
+MANY_CLASSES = 12
+#: the colouring that shows the minority classes in strong colours and every other class grey
+MINORITY_VS_REST = "minority vs rest"
+#: the one neutral colour of every non-minority class under :data:`MINORITY_VS_REST`
+REST_NAME, REST_COLOR = "(all other classes)", "#c4c4c4"
+#: strong, distinct colours for minority classes (no grey: grey is the rest)
+MINORITY_COLORS = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#e377c2", "#17becf",
+                   "#8c564b", "#bcbd22", "#393b79", "#637939", "#843c39")
+
+
+def default_color_by(n_classes) -> str:
+    """``"minority vs rest"`` for a pool of more than :data:`MANY_CLASSES` classes, else
+    ``"class"``."""
+    return MINORITY_VS_REST if int(n_classes) > MANY_CLASSES else "class"
+
+
+def minority_colors(classes, minority) -> dict:
+    """Class name → colour under :data:`MINORITY_VS_REST`: each minority class a strong colour
+    of :data:`MINORITY_COLORS` (repeating beyond 12), every other class :data:`REST_COLOR`."""
+    minority = [int(c) for c in minority]
+    out = {name: REST_COLOR for name in classes}
+    for i, c in enumerate(minority):
+        out[classes[c]] = MINORITY_COLORS[i % len(MINORITY_COLORS)]
+    return out
+
+
 def snippet(text, n=200) -> str:
     """The first ``n`` characters of ``text`` on one line (not escaped: escape where shown)."""
     s = " ".join(str(text).split())

@@ -27,7 +27,8 @@ from .driver import ExperimentDriver
 from .engine import EngineDriver
 from .jobs import Job, bind
 from .queue_state import LabelQueueState
-from .records import Preview, RoundRecord, class_colors, ids_of, run_key, run_label, snippet
+from .records import (MINORITY_VS_REST, Preview, RoundRecord, class_colors, default_color_by,
+                      ids_of, minority_colors, run_key, run_label, snippet)
 from .settings_state import SETTINGS, SettingsState
 
 def _direct(callback):
@@ -36,7 +37,7 @@ def _direct(callback):
 
 
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
-COLOR_BY = ("class", "probability", "uncertainty")
+COLOR_BY = ("class", MINORITY_VS_REST, "probability", "uncertainty")
 
 
 class ExplorerState(SettingsState):
@@ -60,7 +61,9 @@ class ExplorerState(SettingsState):
     # --- what the map shows ------------------------------------------------------------------
     run = param.Selector(default=None, objects=[], allow_None=True, doc="Run shown on the map.")
     round = param.Integer(default=0, bounds=(0, None), doc="Round shown on the map (0 = none yet).")
-    color_by = param.Selector(default="class", objects=list(COLOR_BY))
+    color_by = param.Selector(default="class", objects=list(COLOR_BY), doc=(
+        "How the pool is coloured: per class, minority vs rest (the default above "
+        "records.MANY_CLASSES classes), or by the current model's P(minority) / uncertainty."))
     layers = param.ListSelector(default=list(LAYERS[:4]), objects=list(LAYERS))
 
     # --- progress (set by the state itself) -----------------------------------------------------
@@ -76,6 +79,7 @@ class ExplorerState(SettingsState):
     def __init__(self, prepared, experiment_factory=None, **params):
         ds = prepared.dataset
         user = params.pop("user", None) or os.environ.get("USER") or "annotator"
+        params.setdefault("color_by", default_color_by(len(ds.classes)))
         super().__init__(prepared, job=Job(), **params)
         self.queue = LabelQueueState(ds, self.job, engine=lambda: self.experiment,
                                      recorded=self.record_rounds, proposed=self.show_proposal,
@@ -436,13 +440,21 @@ class ExplorerState(SettingsState):
         y = ds.y[ds.y >= 0]
         return float(np.isin(y, ds.minority).mean()) if len(y) else 0.0
 
+    def display_colors(self) -> dict:
+        """Class name → the colour the map shows it in: :attr:`class_colors`, or under
+        ``color_by="minority vs rest"`` the minority strong and every other class grey."""
+        if self.color_by != MINORITY_VS_REST:
+            return self.class_colors
+        ds = self.prepared_for_settings.dataset
+        return minority_colors(ds.classes, ds.minority)
+
     def pool_values(self, kind=None):
         """Per-row value of the selected run's current model: P(minority) or uncertainty.
 
         Returns None when there is no model yet or the worker is busy with it.
         """
         kind = kind or self.color_by
-        if kind == "class" or self.experiment is None or self.run is None:
+        if kind in ("class", MINORITY_VS_REST) or self.experiment is None or self.run is None:
             return None
         key = (self.run, self.version, kind)
         if key in self._proba_cache:

@@ -80,6 +80,27 @@ class FakeDriver:
     def save_pending(self, key, labels):
         self.given[key] = dict(labels)
 
+    def decide(self, key, row_id, label, author):
+        from explorer import decisions
+
+        self.events = getattr(self, "events", [])
+        self.events.append(decisions.event(key, self.rounds[key] + 1, row_id,
+                                           "skip" if label is None else "label", label, author))
+        self.given.setdefault(key, {})[int(row_id)] = label
+
+    def undo(self, key, row_id, author):
+        from explorer import decisions
+
+        self.events = getattr(self, "events", [])
+        self.events.append(decisions.event(key, self.rounds[key] + 1, row_id, "undo", "",
+                                           author))
+        self.given.get(key, {}).pop(int(row_id), None)
+
+    def decisions(self, row_id):
+        from explorer import decisions
+
+        return decisions.frame([e for e in getattr(self, "events", []) if e["id"] == row_id])
+
     # ------------------------------------------------------------------------- rounds
     def propose(self, key):
         if key in self.proposed:
