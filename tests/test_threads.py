@@ -135,12 +135,14 @@ COMMAND_ARGV = {
     "export": ["export", "some-session", "--out", "labels.csv"],
     "serve": ["serve", "sample"],
     "label": ["label", "sample", "--session", "some-session"],
+    "neighbours": ["neighbours", "sample", "free money"],
 }
 
 
 @pytest.mark.parametrize("command, batch", [("prepare", True), ("fetch", True),
                                             ("simulate", True), ("export", True),
-                                            ("serve", False), ("label", False)])
+                                            ("serve", False), ("label", False),
+                                            ("neighbours", False)])
 @pytest.mark.parametrize("cores", [2, 8])
 def test_cli_default_threads_per_command(applied, command, batch, cores):
     from explorer.cli import COMMANDS
@@ -179,8 +181,9 @@ def _openmp_loaded_after(code):
     return out.strip().splitlines()[-1] == "True"
 
 
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux only")
-def test_the_cli_parses_before_any_openmp_runtime_loads():
+def test_the_cli_parses_before_any_openmp_runtime_loads(missing):
+    if not __import__("os").path.exists("/proc/self/maps"):
+        missing("/proc/self/maps (Linux only)")
     """OMP_WAIT_POLICY (set by set_threads) is read when an OpenMP runtime loads: none may load
     while the CLI builds its parser, before main calls set_threads."""
     assert _openmp_loaded_after("import faiss")  # the probe sees a loaded runtime

@@ -88,17 +88,17 @@ def test_show_builds_the_app_and_two_apps_keep_their_own_sessions():
 def test_the_programmable_side_forks_saves_and_exports(tmp_path):
     app = show("sample", filters=["anchoral"], query_size=10)
     app.state.step()
-    key = app.state.fork(n_neighbors=20)
+    key = app.fork(n_neighbors=20)
     assert key in app.state.runs and key != "anchoral/entropy"
     assert app.state.run == key
 
-    rounds = pd.read_parquet(__import__("io").BytesIO(app.state.export("rounds", "parquet")))
+    rounds = pd.read_parquet(__import__("io").BytesIO(app.export("rounds", "parquet")))
     assert set(rounds["round"]) >= {1}
-    assert app.state.save(tmp_path / "s") == str(tmp_path / "s")
+    assert app.save(tmp_path / "s") == str(tmp_path / "s")
     assert (tmp_path / "s").is_dir()
 
 
 def test_fork_before_any_round_says_why():
     app = show("sample", filters=["anchoral"])
     with pytest.raises(ParameterError, match="Nothing to fork yet"):
-        app.state.fork(n_neighbors=20)
+        app.fork(n_neighbors=20)

@@ -16,7 +16,7 @@ _LAZY = {
     "ExplorerApp": "app", "load_prepared": "app",
     "MapView": "map", "CurvesView": "curves", "ControlsView": "controls",
     "MapControls": "controls", "QueriesTable": "table",
-    "synthetic_prepared": "synthetic", "show": "notebook",
+    "synthetic_prepared": "synthetic", "show": "app",
 }
 
 __all__ = sorted(_LAZY)

@@ -14,7 +14,9 @@ import threading
 import panel as pn
 import param
 
+from ..exceptions import ParameterError
 from .actions import ExportPanel, ForkPreview, SessionPanel
+from .branching import fork as fork_run
 from . import notebook, panel_patch, sessions
 from .controls import ControlsView, MapControls
 from .jobs import make_scheduler
@@ -69,6 +71,44 @@ def _after_load(make):
             os.environ.get("ANCHORAL_DEFER_LOAD", "1") == "0":
         return make()
     return pn.panel(make, defer_load=True, sizing_mode="stretch_width")
+
+
+def show(source="sample", *, text_col="text", label_col="label", minority=None, index="auto",
+         **settings):
+    """The explorer on ``source`` in one call: load (cached) and build the app.
+
+    Parameters
+    ----------
+    source : str
+        ``"sample"`` (shipped), ``"brown"`` / ``"wordnet"`` (after ``anchoral fetch``),
+        ``"synthetic:N"``, or a ``.csv`` / ``.parquet`` / ``.jsonl`` file with a text and a
+        label column.
+    text_col, label_col : str
+        The columns of a file.
+    minority : list of str, optional
+        Minority class names (default: inferred, as ``anchoral prepare`` does).
+    index : {"auto", "exact", "ivf", "hnsw"}
+        The vector index.
+    **settings
+        Initial settings of the session (``filters=["anchoral", "full"]``, ``query_size=25``,
+        ``strategy="badge"``, ...): see :class:`~explorer.ui.state.ExplorerState`.
+
+    Returns
+    -------
+    ExplorerApp
+        Display it as a cell's last expression; drive it from code through ``app.state``.
+    """
+    options = dict(text_col=text_col, label_col=label_col, index=index)
+    prepared = load_prepared(str(source), minority=tuple(minority) if minority else None,
+                             **options)
+    name = str(source)
+    return ExplorerApp(prepared, dataset=name, datasets=[name], load_options=options,
+                       **settings)
+
+
+def _direct(callback):
+    """A scheduler that runs the callback where it is (no event loop: code, a notebook)."""
+    return callback()
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -191,10 +231,38 @@ class ExplorerApp(pn.viewable.Viewer):
     def from_data(cls, source, *, text_col="text", label_col="label", minority=None,
                   index="auto", **settings) -> "ExplorerApp":
         """The explorer on a file or built-in pool in one call (see
-        :func:`explorer.ui.notebook.show`): ``ExplorerApp.from_data("my.csv", text_col="body",
+        :func:`show`): ``ExplorerApp.from_data("my.csv", text_col="body",
         label_col="tag", filters=["anchoral", "full"])``."""
-        return notebook.show(source, text_col=text_col, label_col=label_col,
-                             minority=minority, index=index, **settings)
+        return show(source, text_col=text_col, label_col=label_col, minority=minority,
+                    index=index, **settings)
+
+    # ------------------------------------------------------- verbs on the session, from code
+    def fork(self, strategy=None, **params) -> str:
+        """Branch the run on the map after the round on the map (synchronously, from code).
+
+        ``params`` are AnchorAL / model settings to change (``n_neighbors=20``,
+        ``subpool_size=500``, ...), ``strategy`` another base strategy. Returns the new run's
+        key, which joins the comparison and is shown on the map.
+        """
+        before = list(self.state.runs)
+        if not fork_run(self.state, self.state.job.schedule or _direct, strategy=strategy, **params):
+            raise ParameterError(self.state.job.error)
+        self.state.wait()
+        if self.state.job.error:
+            raise ParameterError(self.state.job.error)
+        return next(k for k in self.state.runs if k not in before)
+
+    def save(self, path) -> str:
+        """Save the comparison so far as a session directory (every later round goes there
+        too); returns the directory. Open it again with ``anchoral serve DATA --session``."""
+        if not sessions.save_session(self.state, path):
+            raise ParameterError(self.state.job.error)
+        return self.state.session_dir
+
+    def export(self, what="rounds", fmt="parquet") -> bytes:
+        """The ``labels`` / ``rounds`` / ``queries`` table (``csv``, ``parquet``, ``jsonl``)
+        or the ``plots`` (``png``, ``html``), as bytes (what the page's Export card downloads)."""
+        return sessions.export_bytes(self.state, what, fmt)
 
     # ------------------------------------------------------------------------- datasets
     def _dataset_changed(self, event):

@@ -9,7 +9,7 @@ copies the Jupyter server serves (Panel's own server extension,
 ``<base_url>panel-preview/static/extensions/panel/``). Why the last part is needed, and the
 upstream fix: docs/design.md, "The explorer inline in Jupyter".
 
-    >>> from explorer.ui import show
+    >>> from explorer.ui import show   # explorer.ui.app.show
     >>> app = show("sample")            # doctest: +SKIP
     >>> app                             # doctest: +SKIP
     >>> app.state.step()                # doctest: +SKIP  (the inline map follows)
@@ -139,41 +139,5 @@ def serve_styles_locally(documents, base_url=None) -> int:
     return n
 
 
-def show(source="sample", *, text_col="text", label_col="label", minority=None, index="auto",
-         **settings):
-    """The explorer on ``source`` in one call: load (cached) and build the app.
-
-    Parameters
-    ----------
-    source : str
-        ``"sample"`` (shipped), ``"brown"`` / ``"wordnet"`` (after ``anchoral fetch``),
-        ``"synthetic:N"``, or a ``.csv`` / ``.parquet`` / ``.jsonl`` file with a text and a
-        label column.
-    text_col, label_col : str
-        The columns of a file.
-    minority : list of str, optional
-        Minority class names (default: inferred, as ``anchoral prepare`` does).
-    index : {"auto", "exact", "ivf", "hnsw"}
-        The vector index.
-    **settings
-        Initial settings of the session (``filters=["anchoral", "full"]``, ``query_size=25``,
-        ``strategy="badge"``, ...): see :class:`~explorer.ui.state.ExplorerState`.
-
-    Returns
-    -------
-    ExplorerApp
-        Display it as a cell's last expression; drive it from code through ``app.state``.
-    """
-    from .app import ExplorerApp, load_prepared
-
-    options = dict(text_col=text_col, label_col=label_col, index=index)
-    prepared = load_prepared(str(source), minority=tuple(minority) if minority else None,
-                             **options)
-    name = str(source)
-    return ExplorerApp(prepared, dataset=name, datasets=[name], load_options=options,
-                       **settings)
-
-
 __all__ = ["EXTENSIONS", "extension", "in_notebook", "install_hold_fix", "jupyter_base_url",
-           "keep_held",
-           "serve_styles_locally", "show"]
+           "keep_held", "serve_styles_locally"]

@@ -31,11 +31,6 @@ from .records import (MINORITY_VS_REST, Preview, RoundRecord, class_colors, defa
                       ids_of, minority_colors, run_key, run_label, snippet)
 from .settings_state import SETTINGS, SettingsState
 
-def _direct(callback):
-    """A scheduler that runs the callback where it is (no event loop: code, a notebook)."""
-    return callback()
-
-
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
 COLOR_BY = ("class", MINORITY_VS_REST, "probability", "uncertainty")
 
@@ -392,40 +387,6 @@ class ExplorerState(SettingsState):
             "anchor": rec.anchor_of,
             "similarity": rec.similarity.astype(float),
         })
-
-    # ------------------------------------------------------------ the programmable side
-    def fork(self, strategy=None, **params) -> str:
-        """Branch the run on the map after the round on the map (synchronously, from code).
-
-        ``params`` are AnchorAL / model settings to change (``n_neighbors=20``,
-        ``subpool_size=500``, ...), ``strategy`` another base strategy. Returns the new run's
-        key, which joins the comparison and is shown on the map.
-        """
-        from .branching import fork
-
-        before = list(self.runs)
-        if not fork(self, self.job.schedule or _direct, strategy=strategy, **params):
-            raise ParameterError(self.job.error)
-        self.wait()
-        if self.job.error:
-            raise ParameterError(self.job.error)
-        return next(k for k in self.runs if k not in before)
-
-    def save(self, path) -> str:
-        """Save the comparison so far as a session directory (every later round goes there
-        too); returns the directory. Open it again with ``anchoral serve DATA --session``."""
-        from .sessions import save_session
-
-        if not save_session(self, path):
-            raise ParameterError(self.job.error)
-        return self.session_dir
-
-    def export(self, what="rounds", fmt="parquet") -> bytes:
-        """The ``labels`` / ``rounds`` / ``queries`` table (``csv``, ``parquet``, ``jsonl``)
-        or the ``plots`` (``png``, ``html``), as bytes (what the page's Export card downloads)."""
-        from .sessions import export_bytes
-
-        return export_bytes(self, what, fmt)
 
     def expected_runs(self) -> list[str]:
         """The run keys the current settings give (before the experiment is built)."""
