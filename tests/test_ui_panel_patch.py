@@ -200,3 +200,34 @@ def test_the_app_applies_the_fix():
     import explorer.ui.app  # noqa: F401
 
     assert panel_patch.applied()
+
+
+def test_watch_queue_sends_a_queue_left_with_no_writer():
+    """The safety net: messages queued with the document's write mark cleared (no writer will
+    send them) get a writer within an ``interval``; nothing runs for an empty queue."""
+    from tornado.ioloop import IOLoop
+
+    doc = Document()
+    started = []
+    queue, block = {}, {}
+
+    async def dispatch(d):
+        queue.pop(d, None)
+        block.pop(d, None)
+
+    fake = types.SimpleNamespace(_dispatch_msgs=dispatch, _WRITE_MSGS=queue, _WRITE_BLOCK=block,
+                                 _dispatch_write_task=lambda d, f, *a: started.append(d))
+
+    async def scenario():
+        panel_patch.watch_queue(doc, interval=0.01, patience=1.0, pdoc=fake)
+        assert id(doc) not in panel_patch._WATCHING  # empty queue: nothing watched
+        queue[doc] = {"conn": ["msg"]}  # stranded: queued, no mark
+        panel_patch.watch_queue(doc, interval=0.01, patience=1.0, pdoc=fake)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if started:
+                break
+        assert started == [doc] and block[doc] is True
+        queue.pop(doc)
+
+    IOLoop.current().run_sync(scenario)

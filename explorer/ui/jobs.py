@@ -120,6 +120,9 @@ def hold(doc):
             yield
     finally:
         depth.pop()
+        from .panel_patch import watch_queue
+
+        watch_queue(doc)  # a safety net for a queue left stranded (panel_patch.watch_queue)
 
 
 def locked(change) -> None:
