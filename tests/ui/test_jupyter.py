@@ -44,11 +44,12 @@ def jupyter(tmp_path_factory):
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "rt"),
                JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"))
-    # a person's usual setting: start the notebook's kernel without asking which
+    # start the notebook's kernel without asking which; every cell in the page (JupyterLab's
+    # default windowing leaves cells far below the view out of the page, and the apps are tall)
     settings = home / "lab-settings" / "@jupyterlab"
     (settings / "notebook-extension").mkdir(parents=True)
     (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-        '{"autoStartDefaultKernel": true}')
+        '{"autoStartDefaultKernel": true, "windowingMode": "none"}')
     log = home / "jupyter.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
