@@ -14,15 +14,15 @@ $(PY):
 	python3 -m venv $(VENV)
 
 # torch first, a CPU build: pyproject.toml asks for any torch>=2.1, and without this step pip
-# pulls several GB of CUDA packages. scripts/install_torch.py skips it when torch already imports,
+# pulls several GB of CUDA packages. .ci/install_torch.py skips it when torch already imports,
 # else takes the first that works: torch==2.13.0+cpu from pip's indexes (TORCH_INDEX=URL adds
 # one), PyTorch's CPU index, plain torch; the first two with no retries and a 15 s timeout.
 # TORCH=SPEC installs exactly SPEC, no fallback; a GPU machine: `make install TORCH=torch`.
 TORCH       ?=
 TORCH_INDEX ?=
 
-$(VENV)/.installed: $(PY) pyproject.toml scripts/install_torch.py
-	$(PY) scripts/install_torch.py $(if $(TORCH),--torch "$(TORCH)") $(if $(TORCH_INDEX),--extra-index-url "$(TORCH_INDEX)")
+$(VENV)/.installed: $(PY) pyproject.toml .ci/install_torch.py
+	$(PY) .ci/install_torch.py $(if $(TORCH),--torch "$(TORCH)") $(if $(TORCH_INDEX),--extra-index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 

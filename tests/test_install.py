@@ -1,4 +1,4 @@
-"""scripts/install_torch.py (``make install``'s torch step) driven with a stub interpreter.
+""".ci/install_torch.py (``make install``'s torch step) driven with a stub interpreter.
 
 The stub stands in for the venv's python: ``-c 'import torch...'`` succeeds only when asked,
 ``-m pip install ARGS`` logs ARGS and refuses the first N calls. No network, no real venv.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "install_torch.py"
+SCRIPT = ROOT / ".ci" / "install_torch.py"
 PROBE = ["--retries", "0", "--timeout", "15"]
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -141,7 +141,7 @@ def test_make_install_runs_the_recipe_and_passes_torch_through(missing):
                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
     default = dry()
-    assert "/nonexistent/venv/bin/python scripts/install_torch.py" in default
+    assert "/nonexistent/venv/bin/python .ci/install_torch.py" in default
     assert "--torch" not in default and "torch==" not in default
     gpu = dry("TORCH=torch", "TORCH_INDEX=https://example.invalid/whl")
     assert '--torch "torch" --extra-index-url "https://example.invalid/whl"' in gpu

@@ -1,8 +1,8 @@
 """Install a CPU torch into a virtual environment, falling back quickly: ``make install`` runs it.
 
-    python scripts/install_torch.py                    # into this interpreter's environment
-    python scripts/install_torch.py --python .venv/bin/python
-    python scripts/install_torch.py --torch torch      # exactly this requirement (a GPU machine)
+    python .ci/install_torch.py                    # into this interpreter's environment
+    python .ci/install_torch.py --python .venv/bin/python
+    python .ci/install_torch.py --torch torch      # exactly this requirement (a GPU machine)
 
 The package asks for any ``torch>=2.1``; left to pip, a CPU-only Linux machine would download
 several GB of CUDA libraries. So torch is installed first, the first of these that works:
