@@ -10,7 +10,7 @@ from bokeh.document import Document
 
 from explorer.exceptions import ParameterError
 from explorer.ui import ExplorerApp, show
-from explorer.ui import notebook
+from explorer.ui import notebook, panel_patch
 
 
 def _raising_on_msg(doc):
@@ -40,19 +40,19 @@ def test_a_raising_page_message_leaves_the_view_held_as_it_was(monkeypatch):
     assert doc.callbacks.hold_value is None
 
     doc.hold("combine")
-    fixed = notebook.keep_held(_raising_on_msg(doc))
+    fixed = panel_patch.keep_held(_raising_on_msg(doc))
     with pytest.raises(ValueError, match="equal len"):
         fixed(None, "ref-1", None, {})
     assert doc.callbacks.hold_value == "combine"
-    assert notebook.keep_held(fixed) is fixed  # applied once
+    assert panel_patch.keep_held(fixed) is fixed  # applied once
 
 
 def test_the_fix_is_installed_on_panel_once():
     from panel.viewable import Viewable
 
-    notebook.install_hold_fix()
+    panel_patch.install_hold_fix()
     first = Viewable._on_msg
-    notebook.install_hold_fix()
+    panel_patch.install_hold_fix()
     assert Viewable._on_msg is first and first._anchoral_keeps_held
 
 

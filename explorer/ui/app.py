@@ -106,11 +106,6 @@ def show(source="sample", *, text_col="text", label_col="label", minority=None, 
                        **settings)
 
 
-def _direct(callback):
-    """A scheduler that runs the callback where it is (no event loop: code, a notebook)."""
-    return callback()
-
-
 class ExplorerApp(pn.viewable.Viewer):
     """The whole explorer for one session.
 
@@ -245,7 +240,8 @@ class ExplorerApp(pn.viewable.Viewer):
         key, which joins the comparison and is shown on the map.
         """
         before = list(self.state.runs)
-        if not fork_run(self.state, self.state.job.schedule or _direct, strategy=strategy, **params):
+        schedule = self.state.job.schedule or make_scheduler()
+        if not fork_run(self.state, schedule, strategy=strategy, **params):
             raise ParameterError(self.state.job.error)
         self.state.wait()
         if self.state.job.error:

@@ -19,7 +19,6 @@ Nothing here runs in a served page (``anchoral serve``): the server loads its re
 
 from __future__ import annotations
 
-import functools
 import os
 
 #: Panel extensions the explorer's views use (the queries table is a Tabulator)
@@ -76,48 +75,11 @@ def extension(force=False) -> bool:
     # inline: the scripts travel inside the notebook, so no CDN is needed (a closed network,
     # a firewall, a laptop on a train); sizing as in the served page
     pn.extension(*EXTENSIONS, inline=True, notifications=False, sizing_mode="stretch_width")
+    from .panel_patch import install_hold_fix
+
     install_hold_fix()
     _LOADED["execution"] = execution
     return True
-
-
-def keep_held(on_msg):
-    """``on_msg`` (Panel's ``Viewable._on_msg``) that leaves the document held as it found it,
-    also when applying the browser's message raises.
-
-    Panel keeps a notebook view's document held (``doc.hold("combine")``): a change made in the
-    kernel is collected there and sent by the next push. ``_on_msg`` applies a message from
-    the browser inside ``doc.hold(); ...; doc.unhold(); doc.hold(held)``; when a callback run
-    by ``unhold`` raises, the re-hold is skipped, every later change is no longer collected,
-    and the inline view never updates again, with no error in the page (seen: the queries
-    table's echo of a batch the kernel had already replaced raised a pandas ``ValueError``
-    after the first code-driven Step). Upstream fix: docs/design.md.
-    """
-    if getattr(on_msg, "_anchoral_keeps_held", False):
-        return on_msg
-
-    @functools.wraps(on_msg)
-    def wrapper(self, ref, manager, msg):
-        from panel.io.state import state
-
-        view = state._views.get(ref)
-        doc = view[2] if view is not None else None
-        held = doc.callbacks.hold_value if doc is not None else None
-        try:
-            return on_msg(self, ref, manager, msg)
-        finally:
-            if held and doc.callbacks.hold_value is None:
-                doc.hold(held)
-
-    wrapper._anchoral_keeps_held = True
-    return wrapper
-
-
-def install_hold_fix() -> None:
-    """Apply :func:`keep_held` to Panel's notebook message handler (once; idempotent)."""
-    from panel.viewable import Viewable
-
-    Viewable._on_msg = keep_held(Viewable._on_msg)
 
 
 def serve_styles_locally(documents, base_url=None) -> int:
@@ -139,5 +101,4 @@ def serve_styles_locally(documents, base_url=None) -> int:
     return n
 
 
-__all__ = ["EXTENSIONS", "extension", "in_notebook", "install_hold_fix", "jupyter_base_url",
-           "keep_held", "serve_styles_locally"]
+__all__ = ["EXTENSIONS", "extension", "in_notebook", "jupyter_base_url", "serve_styles_locally"]

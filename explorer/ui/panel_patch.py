@@ -1,4 +1,6 @@
-"""One fix to Panel's websocket write queue: a message queued while a writer finishes is sent.
+"""The explorer's fixes to Panel's private internals, in one place: the websocket write queue
+(a message queued while a writer finishes is sent) and the notebook message handler (a raising
+message from the page no longer leaves an inline view dead, :func:`keep_held`).
 
 When a change cannot be written to the browser at once (a writer is busy), Panel queues its
 message for the document (``_WRITE_MSGS`` in Panel 1.9, ``_WRITE_EVENTS`` in 1.10), marks the
@@ -44,6 +46,13 @@ def _shape(pdoc):
     return dispatch, queue, block, start
 
 
+def _resend_stranded(pdoc, doc, queue, block, start) -> None:
+    """Start a writer for ``doc`` when messages are queued and none will send them."""
+    if queue.get(doc) and doc not in block:
+        block[doc] = True
+        start(doc, pdoc._dispatch_msgs, doc)
+
+
 def applied(pdoc=None) -> bool:
     """True when this process's Panel sends messages left queued with no writer."""
     if pdoc is None:
@@ -81,9 +90,7 @@ def apply(pdoc=None) -> bool:
     @functools.wraps(dispatch)
     async def _dispatch_msgs(doc):
         await dispatch(doc)
-        if queue.get(doc) and doc not in block:  # queued, and no writer will send it
-            block[doc] = True
-            start(doc, pdoc._dispatch_msgs, doc)
+        _resend_stranded(pdoc, doc, queue, block, start)
 
     setattr(_dispatch_msgs, _MARK, True)  # functools.wraps keeps the original as __wrapped__
     pdoc._dispatch_msgs = _dispatch_msgs
@@ -127,12 +134,50 @@ def watch_queue(doc, interval=0.1, patience=30.0, pdoc=None) -> None:
     _WATCHING.add(id(doc))
 
     def check():
-        if queue.get(doc) and doc not in block:  # queued, and no writer will send them
-            block[doc] = True
-            start(doc, pdoc._dispatch_msgs, doc)
+        _resend_stranded(pdoc, doc, queue, block, start)
         if doc in queue and loop.time() < deadline:
             loop.call_later(interval, check)
         else:
             _WATCHING.discard(id(doc))
 
     loop.call_later(interval, check)
+
+
+def keep_held(on_msg):
+    """``on_msg`` (Panel's ``Viewable._on_msg``) that leaves the document held as it found it,
+    also when applying the browser's message raises.
+
+    Panel keeps a notebook view's document held (``doc.hold("combine")``): a change made in the
+    kernel is collected there and sent by the next push. ``_on_msg`` applies a message from
+    the browser inside ``doc.hold(); ...; doc.unhold(); doc.hold(held)``; when a callback run
+    by ``unhold`` raises, the re-hold is skipped, every later change is no longer collected,
+    and the inline view never updates again, with no error in the page (seen: the queries
+    table's echo of a batch the kernel had already replaced raised a pandas ``ValueError``
+    after the first code-driven Step). Upstream fix: docs/design.md, "The explorer inline in
+    Jupyter".
+    """
+    if getattr(on_msg, "_anchoral_keeps_held", False):
+        return on_msg
+
+    @functools.wraps(on_msg)
+    def wrapper(self, ref, manager, msg):
+        from panel.io.state import state
+
+        view = state._views.get(ref)
+        doc = view[2] if view is not None else None
+        held = doc.callbacks.hold_value if doc is not None else None
+        try:
+            return on_msg(self, ref, manager, msg)
+        finally:
+            if held and doc.callbacks.hold_value is None:
+                doc.hold(held)
+
+    wrapper._anchoral_keeps_held = True
+    return wrapper
+
+
+def install_hold_fix() -> None:
+    """Apply :func:`keep_held` to Panel's notebook message handler (once; idempotent)."""
+    from panel.viewable import Viewable
+
+    Viewable._on_msg = keep_held(Viewable._on_msg)
