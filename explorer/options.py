@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from ._validation import _fail, check_choice, check_int, check_text
+from .exceptions import ParameterError
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,11 @@ class PrepareOptions:
                     _fail(name, value, "must be a path (text) or None")
                 fix(self, name, os.fspath(value))
         check_choice("index", self.index, KINDS)
-        fix(self, "embeddings_dtype", check_dtype(self.embeddings_dtype).name)
+        try:  # embed's one check of the storage dtypes, naming this option
+            fix(self, "embeddings_dtype", check_dtype(self.embeddings_dtype).name)
+        except ParameterError as err:
+            raise ParameterError(str(err), param="embeddings_dtype",
+                                 value=self.embeddings_dtype) from None
         fix(self, "random_state", check_int("random_state", self.random_state, minimum=0))
         if self.partition_size is not None:
             fix(self, "partition_size", check_int("partition_size", self.partition_size))
