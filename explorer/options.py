@@ -1,4 +1,4 @@
-"""The options that go from a user into :func:`explorer.prepare.prepare`: one frozen object, one default each.
+"""The options from a user into :func:`explorer.prepare.prepare`: one frozen object, one default each.
 
 :class:`PrepareOptions` is built once where the options come in (the command line through
 :meth:`PrepareOptions.from_args`, the app, a notebook's keywords, a saved session's dataset

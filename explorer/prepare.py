@@ -53,7 +53,8 @@ class Prepared:
         The encoder that made the embeddings (it encodes a typed query for
         :func:`explorer.neighbours.neighbours`); None for precomputed or synthetic vectors.
     options : PrepareOptions
-        The options the pool was prepared with (a session stores them: :func:`explorer.store.data_spec_of`).
+        The options the pool was prepared with (a session stores them:
+        :func:`explorer.store.data_spec_of`).
     """
 
     dataset: Dataset

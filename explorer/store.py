@@ -43,7 +43,7 @@ import pandas as pd
 
 from . import decisions as _decisions
 from ._io import write_atomic
-from .exceptions import SessionError, SessionLockedError
+from .exceptions import SessionError
 from .session_files import WriterLock as _Lock
 from .session_files import check_files, read_json, read_table, session_file
 from .settings import SETTINGS

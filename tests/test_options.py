@@ -1,4 +1,4 @@
-"""PrepareOptions: one default per option, built once from argparse / the app / a session, validated once."""
+"""PrepareOptions: one default per option, built once (argparse, app, session), checked once."""
 
 from __future__ import annotations
 
@@ -195,6 +195,21 @@ def test_spec_round_trip(tmp_path):
     assert PrepareOptions.from_spec({"index": "ivf"}) == PrepareOptions(index="ivf")
 
 
+def test_equal_options_share_one_cached_pool(monkeypatch):
+    import explorer.prepare as prep
+    from explorer.ui.app import load_prepared
+
+    calls = []
+    monkeypatch.setattr(prep, "prepare", lambda source, options, progress: calls.append(
+        (source, options)) or object())
+    a = load_prepared("options-cache-test.csv", index="exact")
+    b = load_prepared("options-cache-test.csv", PrepareOptions(index="exact"))
+    c = load_prepared("options-cache-test.csv", {"index": "hnsw"})
+    assert a is b and a is not c
+    assert calls == [("options-cache-test.csv", PrepareOptions(index="exact")),
+                     ("options-cache-test.csv", PrepareOptions(index="hnsw"))]
+
+
 def test_prepare_keywords_and_options_are_one_api():
     from explorer.prepare import prepare
     from explorer.ui.synthetic import synthetic_prepared
@@ -209,3 +224,36 @@ def test_prepare_keywords_and_options_are_one_api():
     assert p.index.explain().lower().startswith("exact")
     q = synthetic_prepared(600, dim=8, projection="generated", index="exact", random_state=3)
     assert np.array_equal(np.asarray(p.embeddings), np.asarray(q.embeddings))
+
+
+def test_open_session_reads_the_manifest_and_checks_the_dataset_once(tmp_path, monkeypatch):
+    import explorer.store as store
+    import explorer.ui.sessions as sessions
+    from explorer.ui.state import ExplorerState
+    from explorer.ui.synthetic import synthetic_prepared
+
+    pool = synthetic_prepared(1000, dim=8, minority_share=0.1, projection="generated")
+
+    def state():
+        st = ExplorerState(pool, filters=["anchoral"], subpool_size=200)
+        st.source = "synthetic:1000"
+        return st
+
+    st = state()
+    st.step()
+    assert sessions.save_session(st, str(tmp_path / "s")), st.job.error
+    st.close()
+    assert store.read_manifest(tmp_path / "s")["dataset"]["index"] == pool.options.index
+    reads, checks = [], []
+    read_json, check_dataset = store.read_json, store.check_dataset
+    monkeypatch.setattr(store, "read_json", lambda d, name, **kw: (
+        reads.append(name), read_json(d, name, **kw))[1])
+    spy = lambda *a, **kw: (checks.append(a[2] if len(a) > 2 else None), check_dataset(*a, **kw))
+    monkeypatch.setattr(store, "check_dataset", spy)
+    monkeypatch.setattr(sessions, "check_dataset", spy, raising=False)  # a second check there
+    again = state()
+    assert sessions.open_session(again, str(tmp_path / "s"), lambda cb: cb())
+    again.wait()
+    assert again.job.error == "" and again.n_done == 1
+    assert reads.count("session.json") == 1 and len(checks) == 1
+    again.close()

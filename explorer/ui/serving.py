@@ -83,12 +83,12 @@ def ensure_session(path, prepared, opts) -> str:
     Raises :class:`~explorer.exceptions.SessionError` (a foreign or corrupted directory, or
     another dataset: :func:`explorer.store.check_dataset`) before the server starts.
     """
-    from ..store import check_dataset, create_session, data_spec_of, read_manifest
+    from ..store import check_session, create_session, data_spec_of
     from ..settings import experiment_kwargs
 
     p = Path(path)
     if (p / "session.json").exists():
-        check_dataset(read_manifest(p), prepared, p)
+        check_session(p, prepared)
         return str(p)
     spec = data_spec_of(prepared, opts["source"], opts["options"])
     st = opts["settings"]
