@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+HISTORY_ONLY = False  # --history-only: only the hand-labelling part
+
 
 def main(n, out):
     import panel as pn
@@ -45,7 +47,11 @@ def main(n, out):
 
     pn.extension(notifications=False, sizing_mode="stretch_width")
     port = _free_port()
-    server = pn.serve({"app": page_app}, port=port, address="127.0.0.1", show=False,
+    def hand_app():
+        return ExplorerApp(prepared, dataset=f"synthetic:{n}", datasets=[f"synthetic:{n}"],
+                           filters=["anchoral"], label_by_hand=True).template()
+
+    server = pn.serve({"app": page_app, "hand": hand_app}, port=port, address="127.0.0.1", show=False,
                       threaded=True, start=True, websocket_origin=f"127.0.0.1:{port}")
     xy = prepared.coords
     with sync_playwright() as pw:
@@ -53,6 +59,11 @@ def main(n, out):
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(300_000)
         expect.set_options(timeout=300_000)
+        if HISTORY_ONLY:
+            _history(page, port, out)
+            browser.close()
+            server.stop()
+            return
         page.goto(f"http://127.0.0.1:{port}/app")
         wait_until(lambda: drawn_pixels(page) > 2000, timeout=300, message="the map")
         card = page.locator(".anchoral-explore")
@@ -91,27 +102,36 @@ def main(n, out):
         page.mouse.move(5, 5)
         page.wait_for_timeout(1500)
         page.locator(".anchoral-curves").screenshot(path=f"{out}-stopping.png")
-        # who labelled what, at 1M: label by hand, two decisions, one undone, the history
-        page.get_by_text("Label by hand (gold labels only for agreement)").click()
-        name = page.get_by_label("Annotator")
-        name.fill("ana")
-        name.press("Enter")
-        page.get_by_role("button", name="Step").click()
-        header = page.locator(".anchoral-queue-header")
-        expect(header).to_contain_text("1 of 25")
-        page.keyboard.press("1")
-        expect(header).to_contain_text("2 of 25")
-        page.keyboard.press("2")
-        expect(header).to_contain_text("3 of 25")
-        page.get_by_role("button", name="↶ Undo").click()
-        expect(header).to_contain_text("2 of 25")
-        rows = page.get_by_role("table", name="History of this text").get_by_role("row")
-        expect(rows).to_have_count(3)
-        print("history:", " | ".join(rows.all_inner_texts()).replace("\n", " "))
-        page.locator(".anchoral-queue").screenshot(path=f"{out}-history.png")
+        _history(page, port, out)
         browser.close()
     server.stop()
 
 
+def _history(page, port, out):
+    """Who labelled what, at 1M: label by hand, two decisions, one undone, the history."""
+    from playwright.sync_api import expect
+
+    from tests.ui.conftest import drawn_pixels, wait_until
+
+    page.goto(f"http://127.0.0.1:{port}/hand")
+    wait_until(lambda: drawn_pixels(page) > 2000, timeout=300, message="the map")
+    name = page.get_by_label("Annotator")
+    name.fill("ana")
+    name.press("Enter")
+    page.get_by_role("button", name="Step").click()
+    header = page.locator(".anchoral-queue-header")
+    expect(header).to_contain_text("1 of 25")
+    page.keyboard.press("1")
+    expect(header).to_contain_text("2 of 25")
+    page.keyboard.press("2")
+    expect(header).to_contain_text("3 of 25")
+    page.get_by_role("button", name="↶ Undo").click()
+    expect(header).to_contain_text("2 of 25")
+    rows = page.get_by_role("table", name="History of this text").get_by_role("row")
+    expect(rows).to_have_count(3)
+    print("history:", " | ".join(rows.all_inner_texts()).replace("\n", " "))
+    page.locator(".anchoral-queue").screenshot(path=f"{out}-history.png")
+
 if __name__ == "__main__":
+    HISTORY_ONLY = "--history-only" in sys.argv
     main(int(sys.argv[1]), sys.argv[2])
