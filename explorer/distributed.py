@@ -8,7 +8,9 @@ Three expensive steps run on the workers of a Dask cluster, each partition indep
 * **UMAP** (:func:`transform_partitioned`): fitted on a sample locally, ``transform``-ed over
   partitions on the workers (``explorer.projection.project(..., client=...)``);
 * **fine-tuned scoring** (:func:`score_finetuned`): the fine-tuned encoder's weights travel as a
-  ``state_dict`` of tensors; each worker rebuilds the model once per set of weights.
+  ``state_dict`` of tensors; each worker rebuilds the model once per set of weights;
+* **full-pool scoring with a head on the vectors** (:func:`explorer.full_pool.score_pool`): each
+  task reads its rows of the memory-mapped pool by path; only the head and per-task top-n travel.
 
 Results come back to the client in row order: the same matrix as the local path. Dask moves
 tasks with pickle between the client and the workers: connect only to a cluster you trust.
