@@ -142,6 +142,25 @@ def _score_rows(start, stop, exclude, *, path, head, strategy, n, block_rows, sh
     return best_ids, best, scored
 
 
+def _npy_path(pool):
+    """``(path, shape)`` of a pool given as a ``.npy`` path or as its memory map (``np.load``)."""
+    if isinstance(pool, np.memmap):
+        if getattr(pool, "filename", None) is None:
+            raise DataError("the pool is a memory map without a file name; pass the path of its "
+                            ".npy file")
+        path, shape = _npy_shape(pool.filename)
+        if tuple(pool.shape) != tuple(shape):
+            raise DataError(f"the memory map has shape {pool.shape} but its file {path} holds "
+                            f"{shape}: pass the whole pool (np.load(path, mmap_mode='r')), not a "
+                            "slice")
+        return path, shape
+    if isinstance(pool, np.ndarray):
+        raise DataError("the pool must be a .npy path or its memory map (np.load(path, "
+                        "mmap_mode='r')), not an array in memory: each task opens the file "
+                        "itself; np.save it first")
+    return _npy_shape(pool)
+
+
 def _npy_shape(path):
     path = Path(path)
     if path.suffix != ".npy" or not path.is_file():
@@ -151,7 +170,7 @@ def _npy_shape(path):
     if len(shape) != 2:
         raise DataError(f"path={str(path)!r} holds an array of shape {shape}; the pool's vectors "
                         "must be 2-D (n, d)")
-    return shape
+    return path, shape
 
 
 def score_pool(path, model, strategy="entropy", n=100, *, exclude=None, client=None,
@@ -160,9 +179,11 @@ def score_pool(path, model, strategy="entropy", n=100, *, exclude=None, client=N
 
     Parameters
     ----------
-    path : str or Path
-        A ``.npy`` of the pool's vectors, shape (N, d), float16 or float32; opened memory-mapped
-        by each task (on a cluster: at the same path on every worker). Never read whole.
+    path : str, Path or numpy.memmap
+        A ``.npy`` of the pool's vectors, shape (N, d), float16 or float32, or its memory map as
+        ``np.load(path, mmap_mode="r")`` returns it (``Prepared.embeddings`` of a cached pool);
+        opened memory-mapped by each task (on a cluster: at the same path on every worker).
+        Never read whole.
     model : fitted head
         :class:`~explorer.models.LogisticHead` or ``MLPHead`` after ``fit``, or a fitted
         classifier with ``predict_proba(X)`` on rows of ``d`` features. Only its estimator
@@ -200,7 +221,7 @@ def score_pool(path, model, strategy="entropy", n=100, *, exclude=None, client=N
     n = check_int("n", n, 1, fix="it is the batch size")
     partition_rows = check_int("partition_rows", partition_rows, 1)
     block_rows = check_int("block_rows", block_rows, 1)
-    shape = _npy_shape(path)
+    path, shape = _npy_path(path)
     head = head_of(model)
     exclude = np.unique(np.asarray([] if exclude is None else exclude, np.int64))
     if exclude.size and (exclude[0] < 0 or exclude[-1] >= shape[0]):

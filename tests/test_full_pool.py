@@ -102,6 +102,20 @@ def test_everything_excluded_or_n_above_the_pool(pool):
     assert sorted(got.ids) == list(range(100))
 
 
+def test_the_pool_may_be_given_as_its_memory_map(pool):
+    path, X, _, model, labelled = pool
+    assert isinstance(X, np.memmap)
+    by_path = score_pool(path, model, "entropy", 30, exclude=labelled)
+    by_map = score_pool(X, model, "entropy", 30, exclude=labelled)
+    np.testing.assert_array_equal(by_map.ids, by_path.ids)
+    with pytest.raises(DataError, match=r"the memory map has shape \(100, 24\) but its file .* "
+                                        r"holds \(3000, 24\): pass the whole pool"):
+        score_pool(X[:100], model)
+    with pytest.raises(DataError, match=r"the pool must be a \.npy path or its memory map .* "
+                                        r"not an array in memory"):
+        score_pool(np.asarray(X), model)
+
+
 def test_errors_name_the_parameter_and_the_fix(pool, tmp_path):
     path, X, _, model, _ = pool
     with pytest.raises(ParameterError, match=r"strategy='badge' is unknown; full-pool scoring "
