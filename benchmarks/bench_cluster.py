@@ -43,7 +43,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from common import save, table  # noqa: E402
-from real_cluster import RealCluster, SlowLoggedHead, log_entries  # noqa: E402
+from real_cluster import (RealCluster, SlowLoggedHead, in_flight, log_entries,  # noqa: E402
+                          wait_in_flight)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -218,12 +219,14 @@ def _kill_run(cluster, client, path, model, kw, ref, log):
     rows = -(-len(np.load(path, mmap_mode="r")) // 16)
     head = SlowLoggedHead(model.estimator_, log, delay=0.0)
     victim = cluster.alive()[0]
-    held = []
+    held, lost = [], set()
 
     def on_result(s, e):
         held.append(s)
-        if len(held) == 3:
+        if len(held) == 3:  # kill it in the middle of a task
+            wait_in_flight(log, victim.pid)
             cluster.kill(victim)
+            lost.update(in_flight(log, victim.pid))
 
     from explorer.full_pool import score_pool
 
@@ -240,10 +243,12 @@ def _kill_run(cluster, client, path, model, kw, ref, log):
     held_again = sum(runs.get(SlowLoggedHead.tag(X[i]), 0) > 1 for i in first)
     tasks, total = got.n_partitions, sum(runs.values())
     print(f"kill run: {wall:.2f} s, {total} task runs for {tasks} tasks, of the 3 held before "
-          f"the kill {held_again} ran again, ids equal: {np.array_equal(got.ids, ref.ids)}",
-          flush=True)
+          f"the kill {held_again} ran again, {len(lost)} lost mid-task, ids equal: "
+          f"{np.array_equal(got.ids, ref.ids)}", flush=True)
     return {"seconds": round(wall, 2), "tasks": tasks, "task_runs": total,
             "killed_after_results": 3, "held_results_run_again": int(held_again),
+            "tasks_lost_mid_run": len(lost),
+            "lost_tasks_run_again": int(sum(runs.get(t, 0) > 1 for t in lost)),
             "victim_exit": victim.returncode,
             "ids_equal_reference": bool(np.array_equal(got.ids, ref.ids)),
             "loadavg": _load()}

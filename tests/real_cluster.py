@@ -214,6 +214,22 @@ def log_entries(log_dir) -> list:
     return out
 
 
+def in_flight(log_dir, pid) -> set:
+    """Tags process ``pid`` marked ``start`` and not ``done``: the task it is running."""
+    marks = log_entries(log_dir)
+    started = {t for t, ph, p in marks if p == pid and ph == "start"}
+    return started - {t for t, ph, p in marks if p == pid and ph == "done"}
+
+
+def wait_in_flight(log_dir, pid, timeout=60):
+    """Wait until process ``pid`` is running a logged task (to kill it mid-task)."""
+    t0 = time.monotonic()
+    while not in_flight(log_dir, pid):
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"process {pid} started no task in {timeout} s")
+        time.sleep(0.01)
+
+
 class SlowHashEncoder:
     """A deterministic 16-d encoder (token hashes) that sleeps ``delay`` s per call and marks
     ``start``/``done`` of each call in ``log_dir``, tagged by its first text's hash."""

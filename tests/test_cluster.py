@@ -16,7 +16,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from real_cluster import RealCluster, SlowHashEncoder, SlowLoggedHead, leftovers, log_entries
+from real_cluster import (RealCluster, SlowHashEncoder, SlowLoggedHead, in_flight, leftovers,
+                          log_entries, wait_in_flight)
 
 from explorer.cli import main as cli_main
 from explorer.distributed import dask_client, embed_partitioned, partition_bounds, partition_path
@@ -128,20 +129,6 @@ def test_full_pool_scoring_on_the_cluster_gives_the_local_and_in_memory_ids(clus
     assert got.n_scored == local.n_scored == 40_000 - 300 and got.n_partitions == 8
 
 
-def _in_flight(log_dir, pid):
-    """Tags ``pid`` started and has not finished."""
-    marks = log_entries(log_dir)
-    started = {t for t, ph, p in marks if p == pid and ph == "start"}
-    return started - {t for t, ph, p in marks if p == pid and ph == "done"}
-
-
-def _wait_in_flight(log_dir, pid, timeout=60):
-    t0 = time.monotonic()
-    while not _in_flight(log_dir, pid):
-        assert time.monotonic() - t0 < timeout, "the worker to kill never started a task"
-        time.sleep(0.02)
-
-
 def _starts(log_dir):
     counts = {}
     for tag, phase, _ in log_entries(log_dir):
@@ -179,9 +166,9 @@ def test_sigkill_of_a_worker_during_full_pool_scoring(cluster, pool, tmp_path):
         if state["lost"] is None:
             state["held"].add(SlowLoggedHead.tag(X[s]))
             if len(state["held"]) == 4:  # 4 results are here: kill a worker mid-task
-                _wait_in_flight(log, victim.pid)
+                wait_in_flight(log, victim.pid)
                 cluster.kill(victim)
-                state["lost"] = _in_flight(log, victim.pid)  # its marks are final now
+                state["lost"] = in_flight(log, victim.pid)  # its marks are final now
 
     with dask_client(cluster.address) as client:
         got = score_pool(path, head, "entropy", 50, client=client, partition_rows=2500,
@@ -212,11 +199,11 @@ def test_sigkill_of_a_worker_during_embedding(cluster, tmp_path):
         while time.monotonic() - t0 < 60:
             done = [SlowHashEncoder.tag(p) for p, f in zip(parts, files) if f.exists()]
             if len(done) >= 4:
-                _wait_in_flight(log, victim.pid)
+                wait_in_flight(log, victim.pid)
                 state["held"] = {SlowHashEncoder.tag(p) for p, f in zip(parts, files)
                                  if f.exists()}
                 cluster.kill(victim)
-                state["lost"] = _in_flight(log, victim.pid)  # its marks are final now
+                state["lost"] = in_flight(log, victim.pid)  # its marks are final now
                 return
             time.sleep(0.02)
 
