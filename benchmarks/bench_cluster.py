@@ -135,7 +135,7 @@ def _warm(client, encoder):
     token = encoder_token(encoder)
     client.gather([client.submit(_encode_partition, ["warm up"], _stripped(encoder), token,
                                  workers=[w], pure=False)
-                   for w in client.scheduler_info(n_workers=-1)["workers"]])
+                   for w in client.scheduler_info()["workers"]])
 
 
 def bench(n_texts, n_rows, repeats, cache_dir, workdir) -> dict:

@@ -249,7 +249,7 @@ def score_pool(path, model, strategy="entropy", n=100, *, exclude=None, client=N
                              pure=False, retries=1,
                              key=[f"anchoral-fullpool-{run}-{i}" for i in range(len(bounds))],
                              **kw)
-        _gather_in_order(futures, keep)
+        _gather_in_order(futures, keep, resumable=False)
     if not results:
         return PoolTop(np.empty(0, np.int64), np.empty(0, np.float64), 0, len(bounds))
     ids, scores = top_rows(np.concatenate([results[i][0] for i in range(len(bounds))]),

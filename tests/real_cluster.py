@@ -79,7 +79,16 @@ class RealCluster:
         return proc.log_path.read_text(errors="replace")[-3000:]
 
     def start(self, timeout=120):
-        """Start the scheduler on a free port and the workers; wait until all are connected."""
+        """Start the scheduler on a free port and the workers; wait until all are connected.
+
+        On any failure every process started so far is killed before the error is raised."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, timeout):
         self.workdir.mkdir(parents=True, exist_ok=True)
         # the token in --scheduler-file's path marks the process for leftovers()
         sfile = self.workdir / f"{self.token}.json"
@@ -91,7 +100,6 @@ class RealCluster:
             if self.scheduler.poll() is not None:
                 raise RuntimeError(f"dask scheduler exited: {self._log_tail(self.scheduler)}")
             if time.monotonic() - t0 > timeout:
-                self.close()
                 raise RuntimeError("dask scheduler did not start in time")
             time.sleep(0.1)
         while True:  # the file is written in one go, but wait for valid JSON
@@ -99,6 +107,8 @@ class RealCluster:
                 self.address = json.loads(sfile.read_text())["address"]
                 break
             except (ValueError, KeyError):
+                if time.monotonic() - t0 > timeout:
+                    raise RuntimeError(f"{sfile} holds no scheduler address") from None
                 time.sleep(0.1)
         for _ in range(self.n_workers):
             self.add_worker(wait=False)
@@ -127,7 +137,7 @@ class RealCluster:
 
         with Client(self.address, timeout="30s") as c:
             t0 = time.monotonic()
-            while len(c.scheduler_info(n_workers=-1)["workers"]) < n:
+            while len(c.scheduler_info()["workers"]) < n:
                 dead = [p for p in self.workers if p.poll() is not None and not
                         getattr(p, "killed", False)]
                 if dead:
@@ -283,3 +293,19 @@ class SlowLoggedHead:
         p = self.estimator.predict_proba(X)
         _mark(self.log_dir, self.tag(X[0]), "done")
         return p
+
+
+class SlowLoggedScale:
+    """A fitted reducer's ``transform`` (``X * 0.5``) that sleeps ``delay`` s per call and marks
+    ``start``/``done`` in ``log_dir``, tagged by the first row's bytes."""
+
+    def __init__(self, log_dir, delay=0.3):
+        self.log_dir = str(log_dir)
+        self.delay = delay
+
+    def transform(self, X):
+        tag = SlowLoggedHead.tag(X[0])
+        _mark(self.log_dir, tag, "start")
+        time.sleep(self.delay)
+        _mark(self.log_dir, tag, "done")
+        return X * 0.5

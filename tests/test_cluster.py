@@ -16,11 +16,12 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from real_cluster import (RealCluster, SlowHashEncoder, SlowLoggedHead, in_flight, leftovers,
-                          log_entries, wait_in_flight)
+from real_cluster import (RealCluster, SlowHashEncoder, SlowLoggedHead, SlowLoggedScale,
+                          in_flight, leftovers, log_entries, wait_in_flight)
 
 from explorer.cli import main as cli_main
-from explorer.distributed import dask_client, embed_partitioned, partition_bounds, partition_path
+from explorer.distributed import (dask_client, embed_partitioned, partition_bounds, partition_path,
+                                  transform_partitioned)
 from explorer.full_pool import ROW_SCORES, score_pool
 from explorer.models import LogisticHead
 from explorer.strategies.scores import top_n
@@ -32,8 +33,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = RealCluster(2, tmp_path_factory.mktemp("cluster"))
-    c.start()
     try:
+        c.start()
         yield c
     finally:
         c.close()
@@ -217,3 +218,47 @@ def test_sigkill_of_a_worker_during_embedding(cluster, tmp_path):
     assert victim.returncode == -9 and len(state["held"]) >= 4
     np.testing.assert_array_equal(np.asarray(X), SlowHashEncoder(tmp_path, 0).encode(texts))
     _check_recovery(log, tags, state["held"], state["lost"], victim.pid, survivors)
+
+
+def test_sigkill_of_a_worker_during_the_umap_transform(cluster, tmp_path):
+    cluster.ensure_workers(2)
+    log = tmp_path / "log"
+    log.mkdir()
+    X = np.arange(120, dtype=np.float16).reshape(60, 2)
+    tags = {SlowLoggedHead.tag(X[s]) for s in range(0, 60, 5)}  # 12 chunks of 5 rows
+    victim = cluster.alive()[0]
+    state = {"held": set(), "lost": None, "n": 0}
+    reads = []
+
+    class Pool:  # the client reads the pool one chunk at a time
+        shape = X.shape
+
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, idx):
+            reads.append(len(X[idx]))
+            return X[idx]
+
+    with dask_client(cluster.address) as client:
+        def on_rows(m):
+            state["n"] += 1
+            if state["lost"] is None and state["n"] == 4:
+                wait_in_flight(log, victim.pid)
+                cluster.kill(victim)
+                state["lost"] = in_flight(log, victim.pid)
+                state["held"] = {t for t, ph, p in log_entries(log)  # the survivor's finished
+                                 if ph == "done" and p != victim.pid}
+
+        out = transform_partitioned(SlowLoggedScale(log, delay=0.5), Pool(), client,
+                                    chunk_size=5, on_rows=on_rows)
+    np.testing.assert_array_equal(out, X.astype(np.float32) * 0.5)
+    assert max(reads) == 5 and sum(reads) == 60  # chunk by chunk, each read once
+    assert victim.returncode == -9
+    starts = _starts(log)
+    assert set(starts) == tags
+    assert state["lost"] and all(starts[t] >= 2 for t in state["lost"])
+    assert state["held"] and all(starts[t] == 1 for t in state["held"])
+    victim_started = {t for t, ph, p in log_entries(log) if p == victim.pid and ph == "start"}
+    assert {t for t, n in starts.items() if n > 1} <= victim_started
+    assert sum(starts.values()) <= 12 + len(victim_started)
