@@ -309,3 +309,10 @@ class SlowLoggedScale:
         time.sleep(self.delay)
         _mark(self.log_dir, tag, "done")
         return X * 0.5
+
+
+class BrokenHead:
+    """A classifier whose ``predict_proba`` always fails (a task's own error on a worker)."""
+
+    def predict_proba(self, X):
+        raise RuntimeError("broken head")

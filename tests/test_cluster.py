@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from real_cluster import (RealCluster, SlowHashEncoder, SlowLoggedHead, SlowLoggedScale,
+from real_cluster import (BrokenHead, RealCluster, SlowHashEncoder, SlowLoggedHead, SlowLoggedScale,
                           in_flight, leftovers, log_entries, wait_in_flight)
 
 from explorer.cli import main as cli_main
@@ -128,6 +128,17 @@ def test_full_pool_scoring_on_the_cluster_gives_the_local_and_in_memory_ids(clus
     np.testing.assert_array_equal(got.ids, ref)
     np.testing.assert_allclose(got.scores, local.scores, rtol=1e-12)
     assert got.n_scored == local.n_scored == 40_000 - 300 and got.n_partitions == 8
+
+
+def test_a_task_failing_on_the_cluster_says_to_run_again(cluster, pool):
+    from explorer.exceptions import ComputeError
+
+    cluster.ensure_workers(2)
+    with dask_client(cluster.address) as client:
+        with pytest.raises(ComputeError, match=r"^8 of 8 partitions failed on the Dask workers "
+                                               r"\(first: partition \d: RuntimeError: broken "
+                                               r"head\); run it again$"):
+            score_pool(pool[0], BrokenHead(), client=client, partition_rows=5000)
 
 
 def _starts(log_dir):
