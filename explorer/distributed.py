@@ -6,12 +6,20 @@ Three expensive steps run on the workers of a Dask cluster, each partition indep
   finished partition is saved on the client under ``<cache>/embeddings/parts/<model>-<texts hash>.npy``
   (content-addressed), so an interrupted run resumes with the missing partitions only;
 * **UMAP** (:func:`transform_partitioned`): fitted on a sample locally, ``transform``-ed over
-  partitions on the workers (``explorer.projection.project(..., client=...)``);
+  partitions on the workers (``explorer.projection.project(..., client=...)``), a bounded window
+  of chunks in flight;
 * **fine-tuned scoring** (:func:`score_finetuned`): the fine-tuned encoder's weights travel as a
-  ``state_dict`` of tensors; each worker rebuilds the model once per set of weights.
+  ``state_dict`` of tensors; each worker rebuilds the model once per set of weights;
+* **full-pool scoring with a head on the vectors** (:func:`explorer.full_pool.score_pool`): each
+  task reads its rows of the memory-mapped pool by path; only the head and per-task top-n travel.
 
-Results come back to the client in row order: the same matrix as the local path. Dask moves
-tasks with pickle between the client and the workers: connect only to a cluster you trust.
+Results come back to the client in row order: the same matrix as the local path. A worker lost
+mid-job (a machine down, ``kill -9``) costs only its unfinished tasks: every task carries its
+input (texts, a chunk of rows, a row range of a file) and the shared objects (the fitted
+reducer, the fine-tuned weights) are on every worker, so the scheduler runs the lost tasks on the
+others; results already here are kept (``tests/test_cluster.py`` kills a worker of a real cluster
+mid-embedding, mid-transform and mid-scoring). Dask moves tasks with pickle between the client
+and the workers: connect only to a cluster you trust.
 """
 
 from __future__ import annotations
@@ -160,13 +168,20 @@ def _progress(total, desc, unit, show, initial=0):
     return bar(total=total, desc=desc, unit=unit, show=show, initial=initial)
 
 
-def _gather_in_order(futures, on_result):
-    """Call ``on_result(i, value)`` as futures finish; after all, raise the first failure."""
+def _gather_in_order(futures, on_result, resumable=True, more=None):
+    """Call ``on_result(i, value)`` as futures finish; after all, raise the first failure.
+
+    ``more(i)``, when given, is called after each finished future and may return a new future
+    (for index ``i``, appended to ``futures``) to wait for too: a bounded window of tasks.
+    ``resumable`` says whether the finished partitions are kept for a second run (the message).
+    """
     from distributed import as_completed
 
+    futures = list(futures)
     index = {f.key: i for i, f in enumerate(futures)}
     failed = []
-    for future in as_completed(futures):
+    queue = as_completed(futures)
+    for future in queue:
         i = index[future.key]
         try:
             value = future.result()
@@ -174,14 +189,21 @@ def _gather_in_order(futures, on_result):
             raise
         except Exception as err:  # a task's own error, re-raised by Dask: keep the others
             failed.append((i, err))
-            continue
-        on_result(i, value)
+        else:
+            on_result(i, value)
         future.release()
+        if more is not None:
+            nxt = more(len(futures))
+            if nxt is not None:
+                index[nxt.key] = len(futures)
+                futures.append(nxt)
+                queue.add(nxt)
     if failed:
         i, err = failed[0]
+        then = ("the finished ones are kept: run the same command again to resume" if resumable
+                else "run it again")
         raise ComputeError(f"{len(failed)} of {len(futures)} partitions failed on the Dask "
-                           f"workers (first: partition {i}: {type(err).__name__}: {err}); the "
-                           "finished ones are kept: run the same command again to resume")
+                           f"workers (first: partition {i}: {type(err).__name__}: {err}); {then}")
 
 
 def embed_partitioned(texts, encoder, client, cache_dir=None, partition_size=PARTITION_SIZE,
@@ -280,24 +302,44 @@ def _transform(X, reducer):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(reducer.transform(X), dtype=np.float32)
+        return np.asarray(reducer.transform(np.asarray(X, dtype=np.float32)), dtype=np.float32)
 
 
-def transform_partitioned(reducer, X, client, chunk_size=10_000, on_rows=None):
-    """``reducer.transform`` over row chunks of ``X`` on the workers; (n, k) float32 in row order.
+def transform_partitioned(reducer, X, client, chunk_size=10_000, on_rows=None, rows=None):
+    """``reducer.transform`` over row chunks of ``X`` (or of ``X[rows]``) on the workers.
 
-    ``on_rows(m)`` is called with each finished chunk's row count (a progress bar's ``update``).
+    The fitted reducer goes to every worker once (a lost worker does not lose it). Each chunk is
+    read here (float16 stays float16 on the wire; cast on the worker) when a slot is free, at
+    most two per worker thread on the cluster at once, and travels inside its task: neither this
+    process nor the network holds the whole pool, and a chunk whose worker is lost is sent to
+    another by the scheduler. ``on_rows(m)`` is called with each finished chunk's row count (a
+    progress bar's ``update``).
+
+    Returns
+    -------
+    float32 ndarray of shape (len(X) or len(rows), k), in row order
     """
-    X = np.asarray(X, dtype=np.float32)
-    bounds = partition_bounds(len(X), chunk_size)
+    import dask
+
+    n = len(X) if rows is None else len(rows)
+    bounds = partition_bounds(n, chunk_size)
     if not bounds:
         return np.empty((0, 2), np.float32)
-    [remote] = client.scatter([reducer], hash=False)  # workers fetch it
-    # the chunks go to the workers as data, not inside the task graph (~150 MB at 100k x 384)
-    chunks = client.scatter([X[s:e] for s, e in bounds], hash=False)
-    futures = client.map(_transform, chunks, reducer=remote, pure=False,
-                         key=[f"anchoral-umap-{uuid.uuid4().hex[:8]}-{i}"
-                              for i in range(len(bounds))])
+    [remote] = client.scatter([reducer], hash=False, broadcast=True)
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    run = uuid.uuid4().hex[:8]
+
+    def submit(i):
+        if i >= len(bounds):
+            return None
+        s, e = bounds[i]
+        chunk = np.asarray(X[s:e] if rows is None else X[np.asarray(rows[s:e])])
+        if chunk.dtype not in (np.float16, np.float32):
+            chunk = chunk.astype(np.float32)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1GB"}):
+            return client.submit(_transform, chunk, remote, pure=False,
+                                 key=f"anchoral-umap-{run}-{i}")
+
     parts = {}
 
     def keep(i, coords):
@@ -305,7 +347,8 @@ def transform_partitioned(reducer, X, client, chunk_size=10_000, on_rows=None):
         if on_rows is not None:
             on_rows(len(coords))
 
-    _gather_in_order(futures, keep)
+    first = [submit(i) for i in range(min(len(bounds), max(2, 2 * threads)))]
+    _gather_in_order(first, keep, resumable=False, more=submit)
     return np.concatenate([parts[i] for i in range(len(bounds))])
 
 
@@ -369,7 +412,8 @@ def score_finetuned(client, texts, model_path, state, weights_key, n_classes, *,
     """
     texts = [str(t) for t in texts]
     bounds = partition_bounds(len(texts), partition_size)
-    [remote] = client.scatter([state], hash=False)  # workers fetch it
+    # on every worker: a lost worker does not lose the weights the others need
+    [remote] = client.scatter([state], hash=False, broadcast=True)
     futures = client.map(_score_partition, [texts[s:e] for s, e in bounds], pure=False,
                          model_path=str(model_path), weights_key=weights_key, state=remote,
                          n_classes=int(n_classes), max_length=int(max_length),

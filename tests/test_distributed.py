@@ -169,6 +169,27 @@ def test_umap_transform_on_workers_matches_the_local_transform(client):
     assert sorted(seen) == [3, 5, 5, 5, 5]
 
 
+def test_umap_transform_reads_one_chunk_at_a_time_and_takes_rows(client):
+    X = np.arange(80, dtype=np.float16).reshape(40, 2)
+    reads = []
+
+    class Pool:  # a memory-mapped pool stand-in that records every read
+        shape = X.shape
+
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, idx):
+            reads.append(len(X[idx]))
+            return X[idx]
+
+    rows = np.arange(3, 40, 2)  # 19 rows
+    out = transform_partitioned(_Scale(), Pool(), client, chunk_size=4, rows=rows)
+    np.testing.assert_array_equal(out, X[rows].astype(np.float32) * 0.5)
+    assert out.dtype == np.float32
+    assert max(reads) == 4 and sum(reads) == 19  # never the whole pool at once, each row once
+
+
 class _Scale:
     """A picklable stand-in with UMAP's ``transform``."""
 
