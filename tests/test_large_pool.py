@@ -233,3 +233,46 @@ def test_synthetic_texts_read_like_an_array():
     assert list(np.asarray(t)) == full
     with pytest.raises(IndexError, match="row 5 is outside the pool of 5 rows"):
         t[5]
+
+
+# -- a full-pool round the live app cannot afford is refused, with its projected cost -------------
+
+def _pool_stub(n, dtype="float16"):
+    from types import SimpleNamespace
+
+    ds = SimpleNamespace(classes=("common", "rare"), minority=(1,), n=n, n_classes=2)
+    return SimpleNamespace(dataset=ds, embeddings=SimpleNamespace(shape=(n, 384),
+                                                                  dtype=np.dtype(dtype)))
+
+
+def test_full_pool_round_projection():
+    from explorer.cost import FULL_POOL_SECONDS_PER_ROW, full_pool_round
+
+    at_1m = full_pool_round(999_900, "badge", itemsize=4)
+    assert at_1m.live  # 1M as before: BADGE's 21 s round runs live
+    assert at_1m.seconds == pytest.approx(999_900 * FULL_POOL_SECONDS_PER_ROW["badge"])
+    ent = full_pool_round(9_999_900, "entropy", itemsize=2)
+    assert not ent.live and ent.read_bytes == 9_999_900 * 384 * 2
+    assert "full-pool entropy round over 9,999,900 rows is projected at 13 s" in ent.describe()
+    badge = full_pool_round(9_999_900, "badge", itemsize=2)
+    assert not badge.live and badge.built_bytes > 9_999_900 * 384 * 4
+    assert full_pool_round(9_999_900, "random").live
+    with pytest.raises(ParameterError, match="strategy='bald' has no measured full-pool cost"):
+        full_pool_round(10, "bald")
+
+
+def test_settings_refuse_a_full_pool_round_past_the_live_limits():
+    from explorer.ui.settings_state import SettingsState
+
+    big = SettingsState(_pool_stub(10_000_000))
+    assert big.filters == ["anchoral"] and "Full pool is not compared live" in big.full_pool_note
+    big.validate()
+    big.filters = ["anchoral", "full"]
+    with pytest.raises(ParameterError, match="filters includes 'full', but a full-pool entropy "
+                                             "round over 9,999,900 rows is projected at 13 s"):
+        big.validate()
+    asked = SettingsState(_pool_stub(10_000_000), filters=["anchoral", "full"])
+    assert asked.filters == ["anchoral", "full"] and asked.full_pool_note == ""
+    small = SettingsState(_pool_stub(1_000_000, "float32"))
+    assert small.filters == ["anchoral", "full"] and small.full_pool_note == ""
+    small.validate()

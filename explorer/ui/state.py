@@ -76,6 +76,8 @@ class ExplorerState(SettingsState):
         user = params.pop("user", None) or os.environ.get("USER") or "annotator"
         params.setdefault("color_by", default_color_by(len(ds.classes)))
         super().__init__(prepared, job=Job(), **params)
+        if self.full_pool_note:
+            self.job.status = f"Ready: press Step to run one round. {self.full_pool_note}"
         self.queue = LabelQueueState(ds, self.job, engine=lambda: self.experiment,
                                      recorded=self.record_rounds, proposed=self.show_proposal,
                                      user=user)
