@@ -276,3 +276,17 @@ def test_settings_refuse_a_full_pool_round_past_the_live_limits():
     small = SettingsState(_pool_stub(1_000_000, "float32"))
     assert small.filters == ["anchoral", "full"] and small.full_pool_note == ""
     small.validate()
+
+
+def test_a_fractional_test_split_is_capped_for_large_pools(monkeypatch):
+    from types import SimpleNamespace
+
+    from explorer import splits
+
+    ds = SimpleNamespace(y=np.arange(5000) % 2, split=None, classes=("a", "b"), n=5000)
+    _, test = splits.holdout_split(ds, 0.2, 0)
+    assert len(test) == 1000
+    monkeypatch.setattr(splits, "MAX_TEST_ROWS", 300)
+    train, test = splits.holdout_split(ds, 0.2, 0)
+    assert len(test) == 300 and len(train) == 4700
+    assert len(splits.holdout_split(ds, 400, 0)[1]) == 400  # a row count is kept as given
