@@ -125,6 +125,14 @@ def _generate(n, dim, minority_share, random_state, dtype, cache):
             np.load(lab, allow_pickle=False), np.load(gen, allow_pickle=False))
 
 
+def layout_path(cache, n, random_state=0) -> Path:
+    """The cached UMAP coordinates of the ``n``-row pool in ``cache`` (its quality report, for a
+    large pool, is this path + ``.json``)."""
+    layout = LARGE_LAYOUT if n > LARGE else {}
+    return Path(cache) / ("".join([f"umap-{random_state}", *(f"-{v}" for v in layout.values())])
+                          + ".npy")
+
+
 def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, random_state=0,
                        index="auto", projection="umap", cache_dir=None,
                        embeddings_dtype="auto", progress=False):
@@ -195,13 +203,11 @@ def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, r
         sources["coords"] = "synthetic (generated layout, no UMAP)"
     else:
         t0 = time.perf_counter()
-        layout = LARGE_LAYOUT if n > LARGE else {}
-        name = f"umap-{random_state}" + "".join(f"-{v}" for v in layout.values())
-        path = None if cache is None else cache / f"{name}.npy"
+        path = None if cache is None else layout_path(cache, n, random_state)
         sources["coords"] = "UMAP (cache)" if path is not None and path.exists() else \
             "UMAP (computed)"
         coords = project(X, random_state=random_state, cache_path=path, show_progress=progress,
-                         **layout)
+                         **(LARGE_LAYOUT if n > LARGE else {}))
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn,
                     cache_dir=cache if cache is not None else Path("."), timings=timings,
