@@ -290,3 +290,19 @@ def test_a_fractional_test_split_is_capped_for_large_pools(monkeypatch):
     train, test = splits.holdout_split(ds, 0.2, 0)
     assert len(test) == 300 and len(train) == 4700
     assert len(splits.holdout_split(ds, 400, 0)[1]) == 400  # a row count is kept as given
+
+
+def test_map_colouring_by_value_is_refused_when_scoring_the_pool_is_not_live(monkeypatch):
+    from explorer import cost
+    from explorer.ui.state import ExplorerState
+    from explorer.ui.synthetic import synthetic_prepared
+
+    p = synthetic_prepared(1200, projection="generated")
+    st = ExplorerState(p, filters=["anchoral"], n_neighbors=10, init_size=40, query_size=5)
+    st.step()
+    assert st.pool_values("probability").shape == (1200,)
+    monkeypatch.setattr(cost, "LIVE_ROUND_LIMIT_BYTES", 1000)
+    st.version += 1  # a new round: the cached values are not reused
+    assert st.pool_values("probability") is None
+    assert "Colouring by probability needs every row scored, and a full-pool entropy round " \
+           "over 1,200 rows" in st.job.status
