@@ -18,6 +18,7 @@ from .data import Dataset, load_dataset
 from ._io import save_array, write_atomic
 from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize
 from .index import NeighborIndex, build_index
+from .options import PrepareOptions
 from .projection import project, projection_key
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -51,6 +52,9 @@ class Prepared:
     encoder : Encoder or None
         The encoder that made the embeddings (it encodes a typed query for
         :func:`explorer.neighbours.neighbours`); None for precomputed or synthetic vectors.
+    options : PrepareOptions
+        The options the pool was prepared with (a session stores them:
+        :func:`explorer.store.data_spec_of`).
     """
 
     dataset: Dataset
@@ -62,6 +66,7 @@ class Prepared:
     sources: dict = field(default_factory=dict)
     client: object = field(default=None, repr=False)
     encoder: object = field(default=None, repr=False)
+    options: PrepareOptions = field(default_factory=PrepareOptions, repr=False)
 
     def summary(self) -> str:
         X = self.embeddings
@@ -90,48 +95,55 @@ def _shipped_sample(dataset: Dataset, encoder):
     return X, coords
 
 
-def prepare(source, *, text_col="text", label_col="label", minority=None, drop_invalid=False,
-            cache_dir=None, embeddings=None, encoder=None, index="auto", projection=True,
-            random_state=0, progress=True, embeddings_dtype="float32", client=None,
-            partition_size=None) -> Prepared:
+def prepare(source, options=None, *, encoder=None, progress=True, client=None,
+            **keywords) -> Prepared:
     """Load, embed, index and project a pool, reusing every cached step.
 
     Parameters
     ----------
     source : str, Path or Dataset
         Anything :func:`explorer.data.load_dataset` accepts, or a loaded Dataset.
-    text_col, label_col, minority, drop_invalid
-        Passed to :func:`~explorer.data.load_dataset`.
-    cache_dir : str or Path, optional
-        Cache root (default ``$ANCHORAL_CACHE_DIR`` or ``~/.cache/anchoral-explorer``).
-    embeddings : str or Path, optional
-        A ``.npy`` file of precomputed vectors (one row per text) instead of the encoder.
+    options : PrepareOptions or dict, optional
+        How to load, embed, index and project (:class:`~explorer.options.PrepareOptions`: the
+        one place that holds every option and its default). ``None``: the defaults.
     encoder : Encoder, optional
-        Defaults to the offline all-MiniLM-L6-v2.
-    index : {"auto", "exact", "ivf", "hnsw"}
-        An approximate index (ivf, hnsw) is saved under ``<cache_dir>/index/`` and read back
-        by every later call on the same embeddings (``sources["index"] == "cache"``).
-    projection : bool
-        Compute (or read) the 2-D UMAP coordinates.
-    random_state : int
-        UMAP seed.
+        Defaults to the offline all-MiniLM-L6-v2 (ignored with ``options.embeddings``).
     progress : bool
         Show progress bars.
-    embeddings_dtype : {"float32", "float16"}
-        Storage of the cached, memory-mapped vectors (:func:`explorer.embed.embed`): float16
-        halves their memory (1M x 384: 0.77 GB instead of 1.5 GB); the index and the models
-        read them as float32 blocks. The UMAP map is computed from (and cached for) each dtype.
     client : distributed.Client, optional
         Embed in partitions and UMAP-transform on this Dask cluster's workers
         (:mod:`explorer.distributed`); finished partitions are cached, so an interrupted call
         resumes. ``None`` computes everything in this process.
-    partition_size : int, optional
-        Texts per embedding task with ``client`` (default
-        :data:`explorer.distributed.PARTITION_SIZE`).
-    """
-    from .embed import check_dtype
+    **keywords
+        Any :class:`~explorer.options.PrepareOptions` field (``text_col``, ``label_col``,
+        ``minority``, ``drop_invalid``, ``cache_dir``, ``embeddings``, ``index``,
+        ``embeddings_dtype``, ``projection``, ``random_state``, ``partition_size``), applied
+        over ``options``: ``prepare("my.csv", index="exact")`` is
+        ``prepare("my.csv", PrepareOptions(index="exact"))``. An approximate ``index`` (ivf,
+        hnsw) is saved under ``<cache_dir>/index/`` and read back by every later call on the
+        same embeddings (``sources["index"] == "cache"``); ``embeddings_dtype="float16"``
+        halves the cached vectors' memory (1M x 384: 0.77 GB instead of 1.5 GB; the index and
+        the models read them as float32 blocks, and the UMAP map is cached per dtype).
 
-    dtype = check_dtype(embeddings_dtype)
+    Returns
+    -------
+    Prepared
+        With the options it was made with (``Prepared.options``).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown or invalid option (named, with the allowed values).
+    """
+    opts = PrepareOptions.of(options, **keywords)
+    minority = list(opts.minority) if opts.minority else None
+    text_col, label_col, drop_invalid = opts.text_col, opts.label_col, opts.drop_invalid
+    embeddings, index, projection = opts.embeddings, opts.index, opts.projection
+    random_state, embeddings_dtype = opts.random_state, opts.embeddings_dtype
+    cache_dir, partition_size = opts.cache_dir, opts.partition_size
+    from .embed import check_dtype, resolve_dtype
+
+    check_dtype(np.float32 if embeddings_dtype == "auto" else embeddings_dtype)
     timings = {}
     sources = {}
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -140,6 +152,7 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         source, text_col=text_col, label_col=label_col, minority=minority,
         drop_invalid=drop_invalid, cache_dir=cache_dir)
     timings["load"] = time.perf_counter() - t0
+    dtype = resolve_dtype(embeddings_dtype, dataset.n)  # "auto": float16 above 2M rows
 
     if embeddings is not None:
         encoder = PrecomputedEmbeddings(embeddings)
@@ -195,7 +208,8 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn, cache_dir=cache_dir,
                     timings=timings, sources=sources, client=client,
-                    encoder=None if isinstance(encoder, PrecomputedEmbeddings) else encoder)
+                    encoder=None if isinstance(encoder, PrecomputedEmbeddings) else encoder,
+                    options=opts)
 
 
 def build_sample_vectors(random_state=0) -> Path:

@@ -33,7 +33,7 @@ def run(args) -> int:
             from explorer.distributed import describe
 
             print(f"dask: {describe(client)}", flush=True)
-        prepared = prepare_from_args(args, projection=not args.no_projection, client=client)
+        prepared = prepare_from_args(args, client=client)  # --no-projection: from_args
     print(prepared.summary())
     if save is not None:
         from explorer.embed import save_embeddings
