@@ -108,7 +108,7 @@ def step(name, n, cache_dir, large_from=None):
             from explorer.ui.synthetic import LARGE, LARGE_LAYOUT, layout_path
 
             X, _, _ = _pool(n, cache_dir)
-            path = layout_path(_cache(n, cache_dir), n)
+            path = layout_path(_cache(n, cache_dir), n, 0)
             row["coords_source"] = "UMAP (cache)" if path.exists() else "UMAP (computed)"
             t = time.perf_counter()
             project(X, random_state=0, cache_path=path, show_progress=False,

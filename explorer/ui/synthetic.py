@@ -125,7 +125,7 @@ def _generate(n, dim, minority_share, random_state, dtype, cache):
             np.load(lab, allow_pickle=False), np.load(gen, allow_pickle=False))
 
 
-def layout_path(cache, n, random_state=0) -> Path:
+def layout_path(cache, n, random_state) -> Path:
     """The cached UMAP coordinates of the ``n``-row pool in ``cache`` (its quality report, for a
     large pool, is this path + ``.json``)."""
     layout = LARGE_LAYOUT if n > LARGE else {}
