@@ -228,7 +228,8 @@ def time_rounds(name, n, cache_dir, warmup=1, rounds=3):
     return out
 
 
-def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_from=None):
+def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_from=None,
+          layout="umap"):
     """``anchoral serve synthetic:N`` on the cached pool in Chromium: start, first page, wheel
     zoom and drag, Steps (AnchorAL alone: the full pool is refused live at 10M), server CPU per
     action and per Step, the server's peak RSS (``VmHWM``); a screenshot of the map with the
@@ -240,9 +241,10 @@ def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_fr
 
     expect.set_options(timeout=600_000)
 
-    def cmd(port):  # the CLI's own serve, through _serve only to apply --large-from
+    def cmd(port):  # the CLI's own serve, through _serve only to apply --large-from/--layout
         return [sys.executable, __file__, "_serve", *(["--large-from", str(large_from)]
                                                       if large_from else []),
+                *(["--generated-layout"] if layout == "generated" else []),
                 "--", "serve", f"synthetic:{n}", "--embeddings-dtype", "float16", "--cache-dir", str(cache_dir), "--filters",
                 "anchoral", "--strategy", strategy, "--port", str(port), "--address",
                 "127.0.0.1"]
@@ -256,17 +258,17 @@ def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_fr
             page = b.new_page(viewport={"width": 1500, "height": 1300})
             page.set_default_timeout(600_000)
             first = open_map(page, url)
-            cpu0 = _cpu_seconds(proc.pid)
-            times = pan_zoom_times(page, ACTIONS)
-            cpu_pz = (_cpu_seconds(proc.pid) - cpu0) / len(ACTIONS)
             steps, step_cpu = [], []
-            for i in range(n_steps):
+            for i in range(n_steps):  # the first one builds the experiment (round-0 training)
                 c0 = _cpu_seconds(proc.pid)
                 steps.append(step_time(page, i + 1))
                 step_cpu.append(_cpu_seconds(proc.pid) - c0)
-            if screenshot:
+            if screenshot:  # the whole map with the last round's overlays
                 page.wait_for_timeout(2000)
                 page.locator(".anchoral-map").first.screenshot(path=str(screenshot))
+            cpu0 = _cpu_seconds(proc.pid)
+            times = pan_zoom_times(page, ACTIONS)
+            cpu_pz = (_cpu_seconds(proc.pid) - cpu0) / len(ACTIONS)
             b.close()
         mem = peak_rss_mib(proc.pid)
     finally:
@@ -276,7 +278,7 @@ def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_fr
     drag = [t for (a, _), t in zip(ACTIONS, times) if a == "drag"]
     import statistics
 
-    return {"strategy": strategy, "server_start_to_listening_s": t_server,
+    return {"strategy": strategy, "layout": layout, "server_start_to_listening_s": t_server,
             "rss_when_listening_mib": rss_listening.get("VmRSS"),
             "first_page_to_map_drawn_s": first, "wheel_zoom_median_s": statistics.median(wheel),
             "wheel_zoom_all_s": wheel, "drag_median_s": statistics.median(drag),
@@ -317,6 +319,13 @@ def _serve(argv):
 
         large = int(own[own.index("--large-from") + 1])
         explorer.ui.synthetic.LARGE = explorer.index.AUTO_COMPRESSED_MIN = large
+    if "--generated-layout" in own:  # the generator's 2-D layout (the UMAP one not cached yet)
+        import functools
+
+        import explorer.ui.synthetic
+
+        explorer.ui.synthetic.synthetic_prepared = functools.partial(
+            explorer.ui.synthetic.synthetic_prepared, projection="generated")
     from explorer.cli import main as cli
 
     return cli(cli_args)
@@ -329,6 +338,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("build", "rounds", "serve", "_step", *STEPS, *ROUNDS))
     ap.add_argument("--screenshot", default=None, help="serve: PNG of the map after the Steps")
+    ap.add_argument("--layout", default="umap", choices=("umap", "generated"),
+                    help="serve: the cached UMAP layout, or the generator's (no UMAP)")
     ap.add_argument("name", nargs="?")
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--cache-dir", default="/work/cache-tenm")
@@ -339,7 +350,8 @@ def main(argv=None):
     if args.what == "serve":
         sys.path.insert(0, str(ROOT / "tests" / "ui"))
         rows = [serve(args.n, args.cache_dir, strategy, screenshot=args.screenshot
-                      if strategy == "entropy" else None, large_from=args.large_from)
+                      if strategy == "entropy" else None, large_from=args.large_from,
+                      layout=args.layout)
                 for strategy in ("entropy", "badge")]
         for r in rows:
             print(json.dumps(r, default=str))
