@@ -105,27 +105,3 @@ class NpyBlockWriter:
         else:
             self._fh.close()
 
-
-def open_npy_random(path):
-    """A ``.npy`` file as a read-only array over a memory map advised ``MADV_RANDOM``.
-
-    For a pool read a few scattered rows at a time (a round's subpool, test rows, reranked
-    candidates): without the advice every page fault reads ahead ~128 KB, so a few hundred
-    thousand scattered rows map most of a 7.7 GB file into the process's RSS; with it a row
-    costs its own page. Sequential passes should use ``np.load(mmap_mode="r")`` instead.
-    """
-    import mmap
-
-    import numpy as np
-
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read = {(1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0}[version]
-        shape, fortran, dtype = read(fh)
-        offset = fh.tell()
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mmap, "MADV_RANDOM"):
-        mm.madvise(mmap.MADV_RANDOM)
-    return np.ndarray(shape, dtype=dtype, buffer=mm, offset=offset,
-                      order="F" if fortran else "C")

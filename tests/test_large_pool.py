@@ -307,20 +307,3 @@ def test_map_colouring_by_value_is_refused_when_scoring_the_pool_is_not_live(mon
     assert "Colouring by probability needs every row scored, and a full-pool entropy round " \
            "over 1,200 rows" in st.job.status
 
-
-def test_large_pool_vectors_open_as_a_random_access_map(tmp_path, monkeypatch):
-    from explorer._io import open_npy_random
-    from explorer.ui import synthetic
-
-    X = np.arange(40, dtype=np.float16).reshape(10, 4)
-    np.save(tmp_path / "x.npy", X)
-    Y = open_npy_random(tmp_path / "x.npy")
-    np.testing.assert_array_equal(Y, X)
-    assert not Y.flags.writeable and Y.dtype == np.float16
-    monkeypatch.setattr(synthetic, "LARGE", 1000)
-    big, y, _ = synthetic._generate(1500, 16, 0.02, 0, "float16", tmp_path / "p")
-    small, y2, _ = synthetic._generate(900, 16, 0.02, 0, "float16", tmp_path / "q")
-    assert not isinstance(big, np.memmap) and isinstance(small, np.memmap)
-    ref, _, _ = make_pool(1500, dim=16, n_clusters=8, n_minority_clusters=4,
-                          minority_share=0.02, random_state=0)
-    np.testing.assert_array_equal(big, ref.astype(np.float16))

@@ -121,13 +121,8 @@ def _generate(n, dim, minority_share, random_state, dtype, cache):
         write_atomic(emb, write)
         save_array(lab, made["y"])
         save_array(gen, made["coords"].astype(np.float32))
-    if n > LARGE:  # read a few scattered rows at a time: no read-ahead into the RSS
-        from .._io import open_npy_random
-
-        X = open_npy_random(emb)
-    else:
-        X = np.load(emb, mmap_mode="r", allow_pickle=False)
-    return X, np.load(lab, allow_pickle=False), np.load(gen, allow_pickle=False)
+    return (np.load(emb, mmap_mode="r", allow_pickle=False),
+            np.load(lab, allow_pickle=False), np.load(gen, allow_pickle=False))
 
 
 def layout_path(cache, n, random_state) -> Path:
