@@ -307,3 +307,18 @@ def test_map_colouring_by_value_is_refused_when_scoring_the_pool_is_not_live(mon
     assert "Colouring by probability needs every row scored, and a full-pool entropy round " \
            "over 1,200 rows" in st.job.status
 
+
+
+def test_serve_without_filters_leaves_the_choice_to_the_app():
+    import argparse
+
+    from explorer.ui.serving import add_arguments, options_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    opts = options_from_args(parser.parse_args(["synthetic:10000000"]))
+    assert "filters" not in opts["settings"]  # SettingsState drops 'full' at 10M rows
+    opts = options_from_args(parser.parse_args(["synthetic:10000000", "--filters", "full"]))
+    assert opts["settings"]["filters"] == ["full"]
+    with pytest.raises(ParameterError, match=r"--filters='x': unknown filter\(s\) \['x'\]"):
+        options_from_args(parser.parse_args(["--filters", "x"]))
