@@ -50,3 +50,58 @@ def save_array(path, array) -> Path:
             np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
 
     return write_atomic(path, write)
+
+
+class NpyBlockWriter:
+    """Write a ``.npy`` file of a known shape block by block, in row order, with plain file writes.
+
+    ``writer[start:stop] = block`` appends rows ``start:stop`` (cast to ``dtype``); blocks must
+    come in order. Unlike a writable memory map, the written pages never count towards the
+    process's resident memory, so a 10M x 384 pool is generated in the memory of one block.
+    Use inside :func:`write_atomic` (``NpyBlockWriter(tmp, shape, dtype)``); :meth:`close` checks
+    that every row was written.
+    """
+
+    def __init__(self, path, shape, dtype):
+        import numpy as np
+
+        self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
+        self._fh = open(path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": self.shape}
+        np.lib.format.write_array_header_1_0(self._fh, header)
+        self._next = 0
+
+    def __setitem__(self, rows, block):
+        import numpy as np
+
+        from .exceptions import ParameterError
+
+        start, stop, _ = rows.indices(self.shape[0])
+        if start != self._next:
+            raise ParameterError(f"rows {start}:{stop} written out of order; write row "
+                                 f"{self._next} next")
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.shape != (stop - start, *self.shape[1:]):
+            raise ParameterError(f"a block of shape {block.shape} for rows {start}:{stop}; "
+                                 f"give {stop - start} rows of shape {self.shape[1:]}")
+        self._fh.write(block.data)
+        self._next = stop
+
+    def close(self):
+        from .exceptions import ParameterError
+
+        self._fh.close()
+        if self._next != self.shape[0]:
+            raise ParameterError(f"{self._next} of {self.shape[0]} rows written; write every "
+                                 "row before closing")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        else:
+            self._fh.close()
+

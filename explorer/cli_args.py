@@ -50,15 +50,16 @@ def add_data_arguments(parser, data_help=None, optional=False):
                         help="cache root (default $ANCHORAL_CACHE_DIR or ~/.cache/anchoral-explorer)")
     parser.add_argument("--embeddings", metavar="FILE.npy", default=D.embeddings,
                         help="precomputed vectors, one row per text, instead of the encoder")
-    parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default=D.index,
+    parser.add_argument("--index", choices=("auto", "exact", "ivf", "ivfpq", "hnsw"),
+                        default=D.index,
                         help="vector index; auto = exact up to 7,500 rows, then IVF unless its "
-                        "calibration must scan > 15%% of the lists (then exact); IVF/HNSW are "
-                        "cached")
-    parser.add_argument("--embeddings-dtype", choices=("float32", "float16"),
+                        "calibration must scan > 15%% of the lists (then exact), IVF-PQ above "
+                        "2M rows; IVF/IVF-PQ/HNSW are cached")
+    parser.add_argument("--embeddings-dtype", choices=("auto", "float32", "float16"),
                         default=D.embeddings_dtype,
                         help="storage of the cached vectors: float32 or float16 (half "
                         "the memory, memory-mapped; retrieval recall@50 vs float32 in "
-                        "docs/benchmarks.md)")
+                        "docs/benchmarks.md); auto = float16 above 2M rows, else float32")
 
 
 def add_dask_argument(parser):

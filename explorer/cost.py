@@ -271,3 +271,88 @@ def _percent(x) -> str:
 
 __all__ = ["EncoderCost", "RECORDED", "PROJECTION_SIZES", "encoder_cost", "anchoral_budget",
            "project_cost", "explain_projection", "explain_rounds", "format_seconds"]
+
+
+# -- a full-pool round in the live app: projected before it runs -----------------------------------
+
+#: seconds per unlabelled row of a full-pool round with the LR head, one thread, measured on this
+#: machine at 1M rows (docs/benchmarks.md section 1: entropy 1.07 s and BADGE 16.6 s over 799,862
+#: rows); margin and least confidence cost what entropy costs (one ``predict_proba`` pass);
+#: k-means is taken at BADGE's cost (both read every row's embedding), random at none
+FULL_POOL_SECONDS_PER_ROW = {"entropy": 1.07 / 799_862, "margin": 1.07 / 799_862,
+                             "leastconf": 1.07 / 799_862, "badge": 16.6 / 799_862,
+                             "kmeans": 16.6 / 799_862, "random": 0.0}
+#: a live Step waits for every run's round: a full-pool round projected past this is refused
+LIVE_ROUND_LIMIT_S = 30.0
+#: ... and so is one that would make more than this resident in the server: the vectors it
+#: reads (memory-mapped pages count in the server's RSS) plus the float32 arrays it builds
+LIVE_ROUND_LIMIT_BYTES = 4 * 2**30
+
+
+@dataclass(frozen=True)
+class FullPoolRound:
+    """The projected cost of one full-pool round of ``strategy`` over ``n_rows`` unlabelled rows.
+
+    Attributes
+    ----------
+    strategy : str
+    n_rows : int
+    seconds : float
+        ``n_rows`` x :data:`FULL_POOL_SECONDS_PER_ROW` (measured at 1M on this machine).
+    read_bytes : int
+        The vectors the round reads (``n_rows x dim x itemsize``).
+    built_bytes : int
+        The arrays it builds: class probabilities, and for BADGE / k-means every row's float32
+        embedding (BADGE's gradient embeddings are factored, not built).
+    """
+
+    strategy: str
+    n_rows: int
+    seconds: float
+    read_bytes: int
+    built_bytes: int
+
+    @property
+    def live(self) -> bool:
+        """Whether the app runs it in a live Step (:data:`LIVE_ROUND_LIMIT_S`,
+        :data:`LIVE_ROUND_LIMIT_BYTES`)."""
+        return (self.seconds <= LIVE_ROUND_LIMIT_S
+                and self.read_bytes + self.built_bytes <= LIVE_ROUND_LIMIT_BYTES)
+
+    def describe(self) -> str:
+        """``"a full-pool entropy round over 7,999,900 rows is projected at 11 s and 7.9 GB
+        read ..."``."""
+        gb = 2**30
+        return (f"a full-pool {self.strategy} round over {self.n_rows:,} rows is projected at "
+                f"{format_seconds(self.seconds)} and {(self.read_bytes + self.built_bytes) / gb:.1f}"
+                f" GB made resident ({self.read_bytes / gb:.1f} GB of vectors read, "
+                f"{self.built_bytes / gb:.1f} GB built; "
+                f"{1e6 * FULL_POOL_SECONDS_PER_ROW.get(self.strategy, 0.0):.2f} µs a row, "
+                "measured at 1M rows), over the live limits of "
+                f"{format_seconds(LIVE_ROUND_LIMIT_S)} and {LIVE_ROUND_LIMIT_BYTES / gb:.0f} GB")
+
+
+def full_pool_round(n_rows, strategy, *, dim=384, itemsize=4, n_classes=2) -> FullPoolRound:
+    """Project one full-pool round of ``strategy`` (LR head) over ``n_rows`` unlabelled rows.
+
+    Parameters
+    ----------
+    n_rows : int
+    strategy : str
+        A name of :data:`explorer.registry.STRATEGIES`.
+    dim, itemsize : int
+        Vector dimension and bytes per stored value (4 float32, 2 float16).
+    n_classes : int
+    """
+    n_rows = int(n_rows)
+    if strategy not in FULL_POOL_SECONDS_PER_ROW:
+        raise ParameterError(f"strategy={strategy!r} has no measured full-pool cost; use one "
+                             f"of {', '.join(FULL_POOL_SECONDS_PER_ROW)}")
+    reads = strategy != "random"
+    built = n_rows * n_classes * 8 * reads
+    if strategy in ("badge", "kmeans"):
+        built += n_rows * int(dim) * 4
+    return FullPoolRound(strategy=strategy, n_rows=n_rows,
+                         seconds=n_rows * FULL_POOL_SECONDS_PER_ROW[strategy],
+                         read_bytes=n_rows * int(dim) * int(itemsize) * reads,
+                         built_bytes=int(built))

@@ -242,6 +242,19 @@ def cache_key(texts, encoder) -> str:
 DTYPES = ("float32", "float16")
 
 
+#: ``embeddings_dtype="auto"``: pools above this many rows store float16 (a 10M x 384 float32
+#: matrix is 15.4 GB, float16 7.7 GB; recall@50 against float32 0.9993, docs/benchmarks.md 5b)
+AUTO_FLOAT16_ROWS = 2_000_000
+
+
+def resolve_dtype(dtype, n_rows) -> np.dtype:
+    """``dtype`` checked (:func:`check_dtype`), with ``"auto"`` replaced by float16 above
+    :data:`AUTO_FLOAT16_ROWS` rows and float32 up to it."""
+    if isinstance(dtype, str) and dtype == "auto":
+        return np.dtype(np.float16 if int(n_rows) > AUTO_FLOAT16_ROWS else np.float32)
+    return check_dtype(dtype)
+
+
 def check_dtype(dtype) -> np.dtype:
     """``dtype`` as a numpy dtype, or a :class:`ParameterError` naming the allowed ones."""
     try:

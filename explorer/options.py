@@ -39,10 +39,12 @@ class PrepareOptions:
         A ``.npy`` file of precomputed vectors (one row per text) instead of the encoder.
     index : str
         The vector index, one of :data:`explorer.index.KINDS` (``"auto"``: exact up to 7,500
-        rows, then IVF unless its calibration must scan > 15 % of the lists).
+        rows, then IVF unless its calibration must scan > 15 % of the lists, IVF-PQ above 2M
+        rows).
     embeddings_dtype : str
         Storage of the cached vectors, one of :data:`explorer.embed.DTYPES` (float16 halves
-        their memory; a numpy dtype is stored by its name).
+        their memory; a numpy dtype is stored by its name), or ``"auto"``: float16 above
+        :data:`explorer.embed.AUTO_FLOAT16_ROWS` (2M) rows, else float32.
     projection : bool
         Compute (or read) the 2-D UMAP coordinates.
     random_state : int
@@ -69,7 +71,7 @@ class PrepareOptions:
     cache_dir: str | None = None
     embeddings: str | None = None
     index: str = "auto"
-    embeddings_dtype: str = "float32"
+    embeddings_dtype: str = "auto"
     projection: bool = True
     random_state: int = 0
     partition_size: int | None = None
@@ -93,7 +95,8 @@ class PrepareOptions:
                 fix(self, name, os.fspath(value))
         check_choice("index", self.index, KINDS)
         try:  # embed's one check of the storage dtypes, naming this option
-            fix(self, "embeddings_dtype", check_dtype(self.embeddings_dtype).name)
+            if not (isinstance(self.embeddings_dtype, str) and self.embeddings_dtype == "auto"):
+                fix(self, "embeddings_dtype", check_dtype(self.embeddings_dtype).name)
         except ParameterError as err:
             raise ParameterError(str(err), param="embeddings_dtype",
                                  value=self.embeddings_dtype) from None

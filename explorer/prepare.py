@@ -141,9 +141,9 @@ def prepare(source, options=None, *, encoder=None, progress=True, client=None,
     embeddings, index, projection = opts.embeddings, opts.index, opts.projection
     random_state, embeddings_dtype = opts.random_state, opts.embeddings_dtype
     cache_dir, partition_size = opts.cache_dir, opts.partition_size
-    from .embed import check_dtype
+    from .embed import check_dtype, resolve_dtype
 
-    dtype = check_dtype(embeddings_dtype)
+    check_dtype(np.float32 if embeddings_dtype == "auto" else embeddings_dtype)
     timings = {}
     sources = {}
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -152,6 +152,7 @@ def prepare(source, options=None, *, encoder=None, progress=True, client=None,
         source, text_col=text_col, label_col=label_col, minority=minority,
         drop_invalid=drop_invalid, cache_dir=cache_dir)
     timings["load"] = time.perf_counter() - t0
+    dtype = resolve_dtype(embeddings_dtype, dataset.n)  # "auto": float16 above 2M rows
 
     if embeddings is not None:
         encoder = PrecomputedEmbeddings(embeddings)

@@ -12,9 +12,15 @@ def round_rng(seed, rnd):
     return np.random.RandomState(np.random.SeedSequence([int(seed), int(rnd)]).generate_state(1)[0])
 
 
+#: a fractional ``test_size`` holds out at most this many rows (the 1M pool's 20 %): every round
+#: scores the test rows, so a 10M pool's 2M would cost more than the round itself
+MAX_TEST_ROWS = 200_000
+
+
 def holdout_split(dataset, test_size, seed):
     """``(train_ids, test_ids)``: the dataset's ``split`` column when it has one, else a seeded,
-    stratified held-out split of the labelled rows (``test_size`` a fraction or a row count)."""
+    stratified held-out split of the labelled rows (``test_size`` a fraction or a row count; a
+    fraction is capped at :data:`MAX_TEST_ROWS` rows)."""
     ds = dataset
     y = np.asarray(ds.y, np.int64)
     if ds.split is not None:
@@ -29,6 +35,8 @@ def holdout_split(dataset, test_size, seed):
     from sklearn.model_selection import train_test_split
 
     labelled = np.flatnonzero(y >= 0)
+    if isinstance(test_size, float) and test_size * len(labelled) > MAX_TEST_ROWS:
+        test_size = MAX_TEST_ROWS
     counts = np.bincount(y[labelled], minlength=len(ds.classes))
     stratify = y[labelled] if counts[counts > 0].min() >= 2 else None
     try:

@@ -87,7 +87,7 @@ def test_auto_above_the_crossover_ivf_on_easy_data_exact_on_hard_data():
 
 def test_errors():
     X = clustered(50)
-    with pytest.raises(ParameterError, match="index kind='annoy' is unknown; choose one of auto, exact, ivf, hnsw"):
+    with pytest.raises(ParameterError, match="index kind='annoy' is unknown; choose one of auto, exact, ivf, ivfpq, hnsw"):
         build_index(X, "annoy")
     index = build_index(X, "exact")
     with pytest.raises(ParameterError, match="k=0 must be >= 1"):

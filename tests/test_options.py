@@ -27,6 +27,8 @@ ALLOWED = {
     ("explorer/data.py", "from_frame", "drop_invalid"): "the data layer's own API",
     ("explorer/index.py", "__init__", "random_state"): "an index's own training seed",
     ("explorer/projection.py", "project", "random_state"): "UMAP's own seed (prepare passes it)",
+    ("explorer/projection.py", "place_by_neighbours", "random_state"): "the placement's jitter "
+    "seed (project passes UMAP's)",
     ("explorer/synthetic.py", "make_pool", "random_state"): "the generator's own seed",
     ("explorer/prepare.py", "build_sample_vectors", "random_state"): "the shipped sample's build",
     ("explorer/ui/synthetic.py", "synthetic_prepared", "projection"): "another option: the "
@@ -143,7 +145,7 @@ def test_serve_and_the_cli_build_the_same_options():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(index="faiss"), r"^index='faiss' is unknown; choose one of auto, exact, ivf, hnsw$"),
+    (dict(index="faiss"), r"^index='faiss' is unknown; choose one of auto, exact, ivf, ivfpq, hnsw$"),
     (dict(embeddings_dtype="int8"), r"^embeddings dtype='int8' is unknown; use 'float32'"),
     (dict(text_col=""), r"^text_col='' must be a non-empty text$"),
     (dict(label_col=3), r"^label_col=3 must be a non-empty text$"),

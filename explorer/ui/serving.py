@@ -20,8 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         data_help="a .csv/.tsv, .parquet or .jsonl file, 'sample' (shipped), 'brown' (after "
         "`anchoral fetch brown`) or 'synthetic:N' (N synthetic 384-d rows, no text embedding); default: "
         "$ANCHORAL_DATA or 'sample'")
-    parser.add_argument("--filters", default="anchoral,full",
-                        help=f"filters compared at start, comma-separated from {','.join(FILTERS)}")
+    parser.add_argument("--filters", default=None,
+                        help=f"filters compared at start, comma-separated from {','.join(FILTERS)}"
+                        "; default: anchoral,full (AnchorAL alone on a pool where a full-pool "
+                        "round is past the live limits, e.g. 10M rows)")
     parser.add_argument("--strategy", default="entropy", choices=names(STRATEGIES),
                         help="base query strategy at start")
     parser.add_argument("--model", default="lr", choices=names(MODELS), help="model at start")
@@ -57,15 +59,17 @@ def options_from_args(args, env=None) -> dict:
     env = env or {}
     source = args.data or env.get("ANCHORAL_DATA") or "sample"
     options = PrepareOptions.from_args(args)
-    filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
-    unknown = [f for f in filters if f not in FILTERS]
-    if unknown or not filters:
-        from ..exceptions import ParameterError
-
-        raise ParameterError(f"--filters={args.filters!r}: unknown filter(s) {unknown}; use a "
-                             f"comma-separated list from {', '.join(FILTERS)}")
-    settings = dict(filters=filters, strategy=args.strategy, model=args.model,
+    settings = dict(strategy=args.strategy, model=args.model,
                     label_by_hand=bool(getattr(args, "label_by_hand", False)))
+    if args.filters is not None:  # else the app's default, which knows the pool's size
+        filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
+        unknown = [f for f in filters if f not in FILTERS]
+        if unknown or not filters:
+            from ..exceptions import ParameterError
+
+            raise ParameterError(f"--filters={args.filters!r}: unknown filter(s) {unknown}; "
+                                 f"use a comma-separated list from {', '.join(FILTERS)}")
+        settings["filters"] = filters
     datasets = [source] + [d for d in _builtin() if d != source and _available(d, args)]
     session = getattr(args, "session", None)
     root = getattr(args, "session_root", None)
@@ -92,7 +96,10 @@ def ensure_session(path, prepared, opts) -> str:
         return str(p)
     spec = data_spec_of(prepared, opts["source"], opts["options"])
     st = opts["settings"]
-    runs = [(f, st["strategy"]) for f in st["filters"]]
+    from .settings_state import SettingsState
+
+    filters = st.get("filters") or SettingsState(prepared).filters
+    runs = [(f, st["strategy"]) for f in filters]
     create_session(p, prepared, spec, runs, **experiment_kwargs(st, prepared.dataset)).close()
     return str(p)
 

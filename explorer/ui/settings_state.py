@@ -50,8 +50,16 @@ class SettingsState(param.Parameterized):
         ds = prepared.dataset
         self.param.minority.objects = list(ds.classes)
         params.setdefault("minority", [ds.classes[c] for c in ds.minority])
+        given = "filters" in params
         super().__init__(**params)
         self.prepared = prepared
+        #: why Full pool is not compared by default on this pool ("" when it is)
+        self.full_pool_note = ""
+        full = self.full_pool_round()
+        if not given and "full" in self.filters and full is not None and not full.live:
+            self.filters = [f for f in self.filters if f != "full"]
+            self.full_pool_note = (f"Full pool is not compared live on this pool: "
+                                   f"{full.describe()}.")
 
     @property
     def settings(self) -> dict:
@@ -84,6 +92,24 @@ class SettingsState(param.Parameterized):
         if self.init_size + self.query_size >= n:
             raise ParameterError(f"init_size={self.init_size} + query_size={self.query_size} "
                                  f"must be smaller than the pool ({n:,} rows)")
+        full = self.full_pool_round()
+        if "full" in self.filters and full is not None and not full.live:
+            raise ParameterError(f"filters includes 'full', but {full.describe()}; untick Full "
+                                 "pool to compare AnchorAL with the other filters live (its "
+                                 "round reads only the subpool its anchors retrieve)")
+
+    def full_pool_round(self):
+        """The projected cost of a full-pool round of :attr:`strategy` on this pool
+        (:func:`explorer.cost.full_pool_round`); None when the strategy has no measured cost."""
+        from ..cost import FULL_POOL_SECONDS_PER_ROW, full_pool_round
+
+        if self.strategy not in FULL_POOL_SECONDS_PER_ROW:
+            return None
+        X = self.prepared.embeddings
+        ds = self.prepared.dataset
+        return full_pool_round(max(ds.n - int(self.init_size or 0), 0), self.strategy,
+                               dim=X.shape[1], itemsize=X.dtype.itemsize,
+                               n_classes=ds.n_classes)
 
     def apply_minority_rule(self, rule) -> list:
         """Set :attr:`minority` to the classes ``rule`` (one of

@@ -76,6 +76,8 @@ class ExplorerState(SettingsState):
         user = params.pop("user", None) or os.environ.get("USER") or "annotator"
         params.setdefault("color_by", default_color_by(len(ds.classes)))
         super().__init__(prepared, job=Job(), **params)
+        if self.full_pool_note:
+            self.job.status = f"Ready: press Step to run one round. {self.full_pool_note}"
         self.queue = LabelQueueState(ds, self.job, engine=lambda: self.experiment,
                                      recorded=self.record_rounds, proposed=self.show_proposal,
                                      user=user)
@@ -408,6 +410,14 @@ class ExplorerState(SettingsState):
         ds = self.prepared_for_settings.dataset
         return minority_colors(ds.classes, ds.minority)
 
+    def pool_scoring_cost(self):
+        """The projected cost of scoring every row once (an entropy pass over the pool)."""
+        from ..cost import full_pool_round
+
+        X, ds = self.prepared.embeddings, self.prepared.dataset
+        return full_pool_round(ds.n, "entropy", dim=X.shape[1], itemsize=X.dtype.itemsize,
+                               n_classes=ds.n_classes)
+
     def pool_values(self, kind=None):
         """Per-row value of the selected run's current model: P(minority) or uncertainty.
 
@@ -419,6 +429,11 @@ class ExplorerState(SettingsState):
         key = (self.run, self.version, kind)
         if key in self._proba_cache:
             return self._proba_cache[key]
+        scoring = self.pool_scoring_cost()
+        if not scoring.live:  # scoring every row for the map costs what a full-pool round does
+            self.job.status = (f"Colouring by {kind} needs every row scored, and {scoring.describe()}"
+                               "; the map keeps its class colours.")
+            return None
         if not self.job.lock.acquire(blocking=False):
             return None
         try:
