@@ -72,11 +72,17 @@ def _children():
 
 
 def browser_cpu_s(root=None) -> float:
-    """CPU seconds of the Chromium processes under ``root`` (default: this process), living
-    and reaped (``cstime``/``cutime`` of their parents count the exited ones)."""
+    """CPU seconds of the Chromium processes under ``root`` (default: this process)."""
+    return sum(browser_cpu_by_type(root).values())
+
+
+def browser_cpu_by_type(root=None) -> dict:
+    """CPU seconds of the Chromium processes under ``root`` by kind (``renderer``: the page's
+    scripts, style, layout; ``gpu-process``: raster and compositing, in software here;
+    ``browser``; ``utility``...)."""
     root = root or os.getpid()
     parents = _children()
-    total = 0.0
+    total = {}
     for pid in parents:
         p, ok = pid, False
         while p > 1:
@@ -89,9 +95,11 @@ def browser_cpu_s(root=None) -> float:
         try:
             if "chrom" not in Path(f"/proc/{pid}/comm").read_text():
                 continue
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
         except OSError:
             continue
-        total += cpu_s(pid)
+        kind = next((a[7:].decode() for a in cmd if a.startswith(b"--type=")), "browser")
+        total[kind] = total.get(kind, 0.0) + cpu_s(pid)
     return total
 
 
@@ -203,14 +211,18 @@ def _idle_rates(server_pid, seconds=1.0):
 def step_cpu(page, server_pid, button, pattern, settle=0.5):
     """(wall s, browser CPU s, server CPU s) of one click, CPU net of the idle rate and
     counted until ``settle`` s after the round is shown (the plots finish drawing)."""
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(1000)  # the previous action's drawing done
     ib, is_ = _idle_rates(server_pid, 0.6)
-    b0, s0, t0 = browser_cpu_s(), cpu_s(server_pid), time.perf_counter()
+    k0, s0, t0 = browser_cpu_by_type(), cpu_s(server_pid), time.perf_counter()
     wall = click_until_shown(page, button, pattern)
     time.sleep(settle)
     dt = time.perf_counter() - t0
-    return (wall, max(browser_cpu_s() - b0 - ib * dt, 0.0),
-            max(cpu_s(server_pid) - s0 - is_ * dt, 0.0))
+    k1 = browser_cpu_by_type()
+    kinds = {k: round(k1.get(k, 0) - k0.get(k, 0), 2) for k in k1}
+    b, s = sum(kinds.values()), cpu_s(server_pid) - s0
+    log(f"{button}: {wall:.2f} s; browser CPU {b:.2f} s {kinds} (idle {ib * dt:.2f}), "
+        f"server {s:.2f} (idle {is_ * dt:.2f}); load {loadavg()}")
+    return wall, max(b - ib * dt, 0.0), max(s - is_ * dt, 0.0)
 
 
 def run_rounds(page, n, done):
@@ -543,7 +555,9 @@ PERSON_COLUMNS = ["variant", "first document: models", "page drawn: models",
                   "open: browser CPU (s)", "open: server CPU (s)", "Step wall, median (s)",
                   "Step wall, max (s)", "Step browser CPU, median (s)",
                   "Step server CPU, median (s)", "replay, median (s)", "replay, max (s)",
-                  "loadavg open", "loadavg steps"]
+                  "Step after 50, median (s)", "Step after 50, browser CPU (s)",
+                  "Step after 50, server CPU (s)", "models after 50", "server RSS (MiB)",
+                  "loadavg open", "loadavg steps", "loadavg late"]
 CLASS_COLUMNS = ["variant", "sessions", "maps drawn", "map, median (s)", "map, max (s)",
                  "whole pages (s)", "5 Steps at once, median (s)", "5 Steps at once, max (s)",
                  "others unchanged", "browser CPU per page (s)", "server CPU per page (s)",
@@ -551,6 +565,20 @@ CLASS_COLUMNS = ["variant", "sessions", "maps drawn", "map, median (s)", "map, m
 BIG_COLUMNS = ["variant", "pool", "drag-pan, median (s)", "drag-pan, max (s)",
                "wheel zoom, median (s)", "wheel zoom, max (s)", "images per gesture",
                "loadavg start", "loadavg end"]
+
+
+def markdown(rows, columns) -> str:
+    """``rows`` as a Markdown table, one row per column name and one column per row (the
+    variants side by side)."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        return "" if v is None else str(v)
+    head = "| | " + " | ".join(fmt(r.get("variant")) for r in rows) + " |"
+    out = [head, "|---" + "|--:" * len(rows) + "|"]
+    for c in columns[1:]:
+        out.append(f"| {c} | " + " | ".join(fmt(r.get(c)) for r in rows) + " |")
+    return "\n".join(out)
 
 
 def main(argv=None):
@@ -568,7 +596,16 @@ def main(argv=None):
     ap.add_argument("--shot", help="screenshot path after the Steps (VARIANT is replaced)")
     ap.add_argument("--only", choices=["person", "class", "big"], action="append")
     ap.add_argument("--out", default="app_light")
+    ap.add_argument("--table", metavar="JSON", help="only print the Markdown tables of a "
+                    "saved result")
     args = ap.parse_args(argv)
+    if args.table:
+        saved = json.loads(Path(args.table).read_text())
+        for key, cols in (("person", PERSON_COLUMNS), ("class", CLASS_COLUMNS),
+                          ("big", BIG_COLUMNS)):
+            if saved.get(key):
+                print(markdown(saved[key], cols) + "\n")
+        return
     variants = ([("before", args.before.resolve())] if args.before else []) + \
         [("after", args.after.resolve())]
     only = set(args.only or ["person", "class", "big"])
@@ -597,6 +634,10 @@ def main(argv=None):
             result["big"].append(measure_big(checkout, label, args.big, args.cache_dir))
             print(table(result["big"], BIG_COLUMNS), flush=True)
             dump()
+    for rows, cols in ((result["person"], PERSON_COLUMNS), (result["class"], CLASS_COLUMNS),
+                       (result["big"], BIG_COLUMNS)):
+        if rows:
+            print("\n" + markdown(rows, cols))
     for row in result["person"]:
         for what, p in row.get("profile", {}).items():
             print(f"\n{row['variant']} {what}: {json.dumps(p['metrics'])}")
