@@ -294,8 +294,13 @@ class CurvesView(pn.viewable.Viewer):
             fig.add_layout(marker)
             self._markers.append((x, marker))
             figs.append(fig)
+        self._figures = {f.name: f for f in figs}
         self._grid.object = gridplot(figs, ncols=3, toolbar_location=None,
                                      sizing_mode="stretch_width")
+
+    def figures(self) -> dict:
+        """The comparison figures by name (built when the view is first shown)."""
+        return dict(getattr(self, "_figures", {}))
 
     def _on_rounds(self, *events):
         st = self.state
