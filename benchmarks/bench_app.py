@@ -9,7 +9,12 @@ and drives /usr/bin/chromium (never a downloaded browser) with the args of ``tes
 
 * cold start: process start -> listening (imports, pool loaded, app warmed), then page load -> map
   canvas has drawn pixels; and later sessions' page load -> map.
-* Step: click -> "round k of k" shown and the queried overlay drawn (AnchorAL vs full pool, LR).
+* Step: click -> "round k of k" shown and the queried overlay replaced by that round's rows
+  (AnchorAL vs full pool, LR).
+
+Before/after comparisons of the page's weight (models, stylesheets), open and Step wall and
+CPU (browser from /proc of the Chromium processes, by kind, and server), replay, a class and the
+1M map, each variant served from its own checkout: ``benchmarks/bench_light.py``.
 * pan/zoom: mouse wheel / drag on the map -> every datashader image replaced in the page.
 * peak RSS: the server process's ``VmHWM`` from ``/proc/PID/status`` after all of the above.
 * concurrency (``--concurrency``): N browser contexts (separate people) open the sample at the

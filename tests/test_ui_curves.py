@@ -20,8 +20,9 @@ from fakes import FakeDriver  # noqa: E402
 def figures():
     st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
                        experiment_factory=FakeDriver)
-    view = CurvesView(state=st).__panel__()  # the stop lines over the grid of figures
-    return {pane.object.name: pane.object for pane in view[-1]}
+    view = CurvesView(state=st)
+    view.__panel__()  # the stop lines over one grid of the figures
+    return view.figures()
 
 
 @pytest.mark.parametrize("name", [n for n, (_, x, _, _) in PLOTS.items() if x == "round"])

@@ -44,7 +44,7 @@ def test_curves_draw_one_band_and_a_line_per_run(pool):
         st.step()
     band = view._band.data
     assert len(band["budget"]) == 3 and (np.asarray(band["lo"]) <= np.asarray(band["hi"])).all()
-    fig = next(p.object for p in view._grid if p.object.name == "minority-share")
+    fig = view.figures()["minority-share"]
     bands = [r for r in fig.renderers if r.name == "random sampling"]
     assert len(bands) == 1  # one glyph for every run, not one per run
     html_ = view._stop.object

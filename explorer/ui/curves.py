@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import (BasicTicker, ColumnDataSource, CustomJSTicker, HoverTool, Legend,
-                          LegendItem, Span)
+from bokeh.layouts import gridplot
+from bokeh.models import (AllIndices, BasicTicker, CDSView, ColumnDataSource, CustomJSTicker,
+                          HoverTool, Legend, LegendItem, Line, Scatter, Span, VArea)
 from bokeh.plotting import figure
 
 from ..stopping import BAND, PATIENCE, WINDOW, add_stopping_columns, stopping_summary
@@ -193,19 +194,31 @@ def _empty() -> dict:
     return {c: (np.empty(0, object) if c == "encoded" else np.empty(0)) for c in COLUMNS}
 
 
+def _line(fig, src, x, y, color, name, width=2.0, dash="solid", alpha=1.0):
+    """A line renderer with no selection or muted copies of its glyph (``fig.line`` adds
+    two more models per renderer; BokehJS derives them when needed), and the one view of its
+    source (every renderer of a run shares it, rather than a view and a filter each)."""
+    src, view = src
+    return fig.add_glyph(src, Line(x=x, y=y, line_color=color, line_width=width,
+                                   line_dash=dash, line_alpha=alpha), name=name, view=view)
+
+
+def _dots(fig, src, x, y, color, name, size=6):
+    src, view = src
+    return fig.add_glyph(src, Scatter(x=x, y=y, size=size, fill_color=color, line_color=color),
+                         name=name, view=view)
+
+
 def _enrichment(fig, src, color, label, full=False) -> list:
     """One run's three minority shares per round: the unlabelled pool (dotted), its subpool
     (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed)."""
-    glyphs = [fig.line("round", "pool_minority_share", source=src, color=color, line_width=1.5,
-                       line_dash="dotted", name=label)]
+    glyphs = [_line(fig, src, "round", "pool_minority_share", color, label, 1.5, "dotted")]
     if not full:
-        glyphs.append(fig.line("round", "subpool_minority_share", source=src, color=color,
-                               line_width=2, name=label))
-    glyphs.append(fig.line("round", "queried_minority_share", source=src, color=color,
-                           line_width=1.5, line_dash="dashed", alpha=0.8, name=label))
-    glyphs.append(fig.scatter("round", "pool_minority_share" if full else
-                              "subpool_minority_share", source=src, color=color, size=5,
-                              name=label))
+        glyphs.append(_line(fig, src, "round", "subpool_minority_share", color, label))
+    glyphs.append(_line(fig, src, "round", "queried_minority_share", color, label, 1.5,
+                        "dashed", 0.8))
+    glyphs.append(_dots(fig, src, "round", "pool_minority_share" if full else
+                        "subpool_minority_share", color, label, size=5))
     return glyphs
 
 
@@ -216,7 +229,8 @@ class CurvesView(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._grid = pn.GridBox(ncols=3, sizing_mode="stretch_width")
+        # one Bokeh grid of the six plots in one pane (one shadow root, no toolbar), not six panes
+        self._grid = pn.pane.Bokeh(None, sizing_mode="stretch_width")
         self._stop = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10),
                                   css_classes=["anchoral-stopping"])
         self._band = ColumnDataSource({"budget": [], "lo": [], "hi": []}, name="random-band")
@@ -231,7 +245,9 @@ class CurvesView(pn.viewable.Viewer):
 
     def _rebuild(self, runs):
         self._runs = list(runs)
+        every = AllIndices()
         self._sources = {k: ColumnDataSource(_empty(), name=f"curve:{k}") for k in self._runs}
+        views = {k: (src, CDSView(filter=every)) for k, src in self._sources.items()}
         self._sent = {k: 0 for k in self._runs}
         self._cum = {k: 0.0 for k in self._runs}
         self._markers = []
@@ -241,27 +257,29 @@ class CurvesView(pn.viewable.Viewer):
                          min_width=260, toolbar_location=None, tools="", **axis)
             fig.title.text_font_size = "11px"
             _axes(fig, x, axis)
-            items = []
+            items, hovered = [], []
             for k in self._runs:
-                src, color, label = self._sources[k], run_color(k), run_label(k)
+                src, color, label = views[k], run_color(k), run_label(k)
                 if name == "enrichment":
                     glyphs = _enrichment(fig, src, color, label, full=is_full_pool(k))
                     items.append(LegendItem(label=label, renderers=glyphs))
-                    fig.add_tools(HoverTool(renderers=glyphs[-1:], tooltips=HOVER))
+                    hovered.append(glyphs[-1])
                     continue
-                line = fig.line(x, y, source=src, color=color, line_width=2, name=label)
-                dots = fig.scatter(x, y, source=src, color=color, size=6, name=label)
+                line = _line(fig, src, x, y, color, label)
+                dots = _dots(fig, src, x, y, color, label)
                 glyphs = [line, dots]
                 if name == "minority-f1":
-                    glyphs.append(fig.line(x, "macro_f1", source=src, color=color,
-                                           line_dash="dashed", line_width=1.5, alpha=0.8,
-                                           name=label))
+                    glyphs.append(_line(fig, src, x, "macro_f1", color, label, 1.5, "dashed",
+                                        0.8))
                 items.append(LegendItem(label=label, renderers=glyphs))
-                fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
+                hovered.append(dots)
+            # one hover tool per plot for every run's points
+            fig.add_tools(HoverTool(renderers=hovered, tooltips=HOVER))
             if name == "minority-share":  # one band for every run: same start, same pool
-                band = fig.varea(x="budget", y1="lo", y2="hi", source=self._band,
-                                 fill_color="#808080", fill_alpha=0.35, level="underlay",
-                                 name="random sampling")
+                band = fig.add_glyph(self._band, VArea(x="budget", y1="lo", y2="hi",
+                                                       fill_color="#808080", fill_alpha=0.35),
+                                     level="underlay", name="random sampling",
+                                     view=CDSView(filter=every))
                 items.append(LegendItem(label="random sampling (5–95 %)", renderers=[band]))
             if name in ("minority-share", "minority-f1", "enrichment"):
                 fig.y_range.start = 0
@@ -275,8 +293,14 @@ class CurvesView(pn.viewable.Viewer):
                           line_dash="dotted", line_width=1)
             fig.add_layout(marker)
             self._markers.append((x, marker))
-            figs.append(pn.pane.Bokeh(fig, sizing_mode="stretch_width"))
-        self._grid[:] = figs
+            figs.append(fig)
+        self._figures = {f.name: f for f in figs}
+        self._grid.object = gridplot(figs, ncols=3, toolbar_location=None,
+                                     sizing_mode="stretch_width")
+
+    def figures(self) -> dict:
+        """The comparison figures by name (built when the view is first shown)."""
+        return dict(getattr(self, "_figures", {}))
 
     def _on_rounds(self, *events):
         st = self.state

@@ -25,7 +25,8 @@ import panel as pn
 import param
 from bokeh.core.properties import value
 from bokeh.events import RangesUpdate
-from bokeh.models import (ColumnDataSource, HoverTool, Legend, LegendItem, Range1d)
+from bokeh.models import (AllIndices, CDSView, ColumnDataSource, HoverTool, Legend, LegendItem,
+                          Range1d, Scatter)
 from bokeh.plotting import figure
 
 from .jobs import locked
@@ -144,6 +145,7 @@ class PoolMap(pn.viewable.Viewer):
         self.legend_items: dict[str, LegendItem] = {}
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers: dict = {}
+        self._all = None
 
     # ------------------------------------------------------------------ the figure
     def make_figure(self, raster_key, build_raster):
@@ -192,7 +194,12 @@ class PoolMap(pn.viewable.Viewer):
     def add_layer(self, name, label, style, hover=None, legend=True):
         """A scatter layer named ``label`` (the name the browser tests look for)."""
         src = ColumnDataSource({"x": [], "y": []}, name=f"layer:{name}")
-        r = self.fig.scatter("x", "y", source=src, name=label, **scatter_style(style))
+        # a glyph with no selection / muted copies, and one filter for every layer: two to
+        # three models a layer instead of six (the page's weight, docs/benchmarks.md)
+        if self._all is None:
+            self._all = AllIndices()
+        r = self.fig.add_glyph(src, Scatter(x="x", y="y", **scatter_style(style)), name=label,
+                               view=CDSView(filter=self._all))
         self.sources[name], self.renderers[name] = src, r
         if legend:
             item = LegendItem(label=value(label), renderers=[r], visible=False)

@@ -63,12 +63,26 @@ def open_map(page, url):
     return time.perf_counter() - t0
 
 
+#: remembers the queried overlay's rows; ``QUERIED_CHANGED_JS`` is true once they were replaced
+QUERIED_MARK_JS = """() => { for (const doc of Bokeh.documents) {
+  const ms = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
+  const fig = ms.find(m => m.name === "anchoral-map");
+  if (!fig) continue;
+  const src = fig.renderers.find(r => r.name === "Queried").data_source;
+  window.__q_src = src; window.__q_ids = src.data.id; return true; } return false; }"""
+QUERIED_CHANGED_JS = """() => { const ids = window.__q_src.data.id;
+  return ids !== window.__q_ids && ids && ids.length > 0; }"""
+
+
 def step_time(page, n_done):
+    """Click Step -> "round N of N" over the map AND the queried overlay replaced (the round
+    shown, not the first visible change), then the button enabled again."""
+    page.evaluate(QUERIED_MARK_JS)
     t0 = time.perf_counter()
     page.get_by_role("button", name="Step").click()
     expect(page.get_by_text(re.compile(rf"round {n_done} of {n_done}$"))).to_be_visible()
-    wait_until(lambda: overlay_sizes(page).get("Queried", 0) > 0, interval=0.05,
-               message="queried overlay")
+    wait_until(lambda: page.evaluate(QUERIED_CHANGED_JS), interval=0.05,
+               message="the round's queried overlay")
     expect(page.get_by_role("button", name="Step")).to_be_enabled()
     return time.perf_counter() - t0
 
