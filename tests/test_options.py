@@ -25,7 +25,8 @@ ALLOWED = {
     ("explorer/data.py", "from_frame", "text_col"): "the data layer's own API",
     ("explorer/data.py", "from_frame", "label_col"): "the data layer's own API",
     ("explorer/data.py", "from_frame", "drop_invalid"): "the data layer's own API",
-    ("explorer/index.py", "__init__", "random_state"): "an index's own training seed",
+    ("explorer/index_base.py", "__init__", "random_state"): "an index's own training seed",
+    ("explorer/index.py", "__init__", "random_state"): "an approximate index's own training seed",
     ("explorer/projection.py", "project", "random_state"): "UMAP's own seed (prepare passes it)",
     ("explorer/projection.py", "place_by_neighbours", "random_state"): "the placement's jitter "
     "seed (project passes UMAP's)",
