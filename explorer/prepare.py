@@ -93,7 +93,7 @@ def _shipped_sample(dataset: Dataset, encoder):
 def prepare(source, *, text_col="text", label_col="label", minority=None, drop_invalid=False,
             cache_dir=None, embeddings=None, encoder=None, index="auto", projection=True,
             random_state=0, progress=True, embeddings_dtype="float32", client=None,
-            partition_size=None) -> Prepared:
+            partition_size=None, task=None) -> Prepared:
     """Load, embed, index and project a pool, reusing every cached step.
 
     Parameters
@@ -128,7 +128,28 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
     partition_size : int, optional
         Texts per embedding task with ``client`` (default
         :data:`explorer.distributed.PARTITION_SIZE`).
+    task : str or TaskSpec, optional
+        Derive a paper-style task from the pool (``"binary:noun.food@1%"``,
+        :mod:`explorer.tasks`): the pool is prepared as usual and sliced, never embedded again.
+        A named task (``source="wordnet-binary-1"``, :data:`explorer.tasks.TASKS`) needs none.
     """
+    from .tasks import derive_prepared, is_task_name, prepare_task
+
+    if task is not None or is_task_name(source):
+        kw = dict(text_col=text_col, label_col=label_col, minority=minority,
+                  drop_invalid=drop_invalid, cache_dir=cache_dir, embeddings=embeddings,
+                  encoder=encoder, projection=projection, random_state=random_state,
+                  progress=progress, embeddings_dtype=embeddings_dtype, client=client,
+                  partition_size=partition_size)
+        if task is None:
+            return prepare_task(source, index=index, **kw)
+        if is_task_name(source):
+            from .exceptions import ParameterError
+
+            raise ParameterError(f"{source!r} is already a task; give its base pool with "
+                                 f"task={task!r}, or the task name alone", param="task",
+                                 value=task)
+        return derive_prepared(prepare(source, index=index, **kw), task, index=index)
     from .embed import check_dtype
 
     dtype = check_dtype(embeddings_dtype)
