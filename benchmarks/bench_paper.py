@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,10 @@ METRICS = {"f1_auc": "minority-F1 AUC", "share_auc": "minority-share AUC",
            "final_share": "final minority share", "final_f1": "final minority F1",
            "maj_f1_auc": "majority-F1 AUC", "final_maj_f1": "final majority F1"}
 COLORS = {"anchoral": "tab:red", "full": "tab:blue", "randsub": "tab:green", "seals": "tab:purple"}
-DROP = ("anchor_ids", "subpool_ids")  # large list columns, not needed to aggregate
+DROP = ("anchor_ids", "subpool_ids")
+#: where a task's approximate index is cached (default: the base pool's cache);
+#: ``$ANCHORAL_TASK_INDEX_CACHE`` keeps a shared cache untouched
+TASK_INDEX_CACHE = os.environ.get("ANCHORAL_TASK_INDEX_CACHE") or None  # large list columns, not needed to aggregate
 
 
 def parse_seeds(text):
@@ -86,11 +90,12 @@ def load_pool(name, minority=None, subset=None, index="auto", task=None):
         if task is not None:
             raise SystemExit(f"{name} is already a task; give its base pool with --task")
         base, task = TASKS[name]
-        p = derive_prepared(load_pool(base, index=index), task, index=index, name=name)
+        p = derive_prepared(load_pool(base, index="exact"), task, index=index, name=name,
+                            cache_dir=TASK_INDEX_CACHE)
         return _subset(p, subset)
     if task is not None:
-        return _subset(derive_prepared(load_pool(name, minority, index=index), task, index=index),
-                       subset)
+        return _subset(derive_prepared(load_pool(name, minority, index="exact"), task,
+                                       index=index, cache_dir=TASK_INDEX_CACHE), subset)
     opts = dict(POOLS.get(name, {}))
     if minority:
         opts["minority"] = minority

@@ -149,7 +149,7 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
             raise ParameterError(f"{source!r} is already a task; give its base pool with "
                                  f"task={task!r}, or the task name alone", param="task",
                                  value=task)
-        return derive_prepared(prepare(source, index=index, **kw), task, index=index)
+        return derive_prepared(prepare(source, index="exact", **kw), task, index=index)
     from .embed import check_dtype
 
     dtype = check_dtype(embeddings_dtype)

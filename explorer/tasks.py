@@ -393,12 +393,13 @@ def is_task_name(name) -> bool:
     return isinstance(name, str) and name in TASKS
 
 
-def derive_prepared(prepared, task, *, index="auto", name=None):
+def derive_prepared(prepared, task, *, index="auto", name=None, cache_dir=None):
     """The task's :class:`~explorer.prepare.Prepared`, sliced from its base pool's.
 
     The base pool's vectors and UMAP coordinates are sliced (no text is embedded again); the
-    task gets its own vector index over its rows (an approximate one is cached under the base's
-    cache directory, keyed by the sliced vectors).
+    task gets its own vector index over its rows (an approximate one is cached under
+    ``cache_dir``, keyed by the sliced vectors). The base's own index is not used (prepare the
+    base with ``index="exact"``: nothing to build).
 
     Parameters
     ----------
@@ -409,8 +410,11 @@ def derive_prepared(prepared, task, *, index="auto", name=None):
     index : {"auto", "exact", "ivf", "hnsw"}
     name : str, optional
         The task dataset's name.
+    cache_dir : str or Path, optional
+        Where the task's approximate index is cached (default: the base pool's cache).
     """
     import time
+    from pathlib import Path
 
     from .index import build_index
     from .prepare import Prepared
@@ -423,7 +427,8 @@ def derive_prepared(prepared, task, *, index="auto", name=None):
     coords = None if prepared.coords is None else np.ascontiguousarray(prepared.coords[rows])
     t_slice = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nn = build_index(X, kind=index, cache_dir=prepared.cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else prepared.cache_dir
+    nn = build_index(X, kind=index, cache_dir=cache_dir)
     timings = {**prepared.timings, "task": t_slice, "index": time.perf_counter() - t0}
     sources = {**prepared.sources,
                "embeddings": f"{len(rows):,} rows of {task.base_name}'s "
@@ -464,7 +469,8 @@ def prepare_task(task, *, base=None, index="auto", **prepare_kwargs):
     elif base is None:
         raise ParameterError(f"task {task!r} is not a named task ({', '.join(TASKS)}); give a "
                              "pool with a spec", param="task", value=task)
-    prepared = prepare(base, index=index, **prepare_kwargs)
+    # the base pool's own index is never searched: an exact one costs nothing to build
+    prepared = prepare(base, index="exact", **prepare_kwargs)
     return derive_prepared(prepared, task, index=index, name=name)
 
 

@@ -46,11 +46,13 @@ def run(args) -> int:
             from explorer.distributed import describe
 
             print(f"dask: {describe(client)}", flush=True)
+        if args.task:  # the base pool's index is never searched: exact costs nothing
+            args.index, index = "exact", args.index
         prepared = prepare_from_args(args, projection=not args.no_projection, client=client)
         if args.task:
             from explorer.tasks import derive_prepared
 
-            prepared = derive_prepared(prepared, parse_task(args.task), index=args.index)
+            prepared = derive_prepared(prepared, parse_task(args.task), index=index)
     print(prepared.summary())
     if getattr(prepared, "task", None) is not None:
         print(prepared.task.summary())
