@@ -207,11 +207,22 @@ def _replay(run, done):
     """Bring ``run`` to the last round of ``done`` (a checkpoint's rounds table) by labelling the
     stored batches again (``run.choose``: no selection is computed). Exact for the stateless
     filters (AnchorAL, RandSub, full pool): every round's selection depends only on the labelled
-    set, the model fitted on it and the ``(seed, round)`` random stream."""
+    set, the model fitted on it and the ``(seed, round)`` random stream. The model is fitted
+    once, on the last labelled set, and the replayed rounds are not evaluated (their rows come
+    from the checkpoint), so resuming a fine-tuned run costs one training, not one per round."""
+    exp = run.experiment
     run.start()
-    for ids in done.sort_values("round")["queried_ids"].iloc[1:]:
-        run.choose(np.asarray(ids, np.int64))
-        run.commit()
+    test_ids = exp.test_ids
+    run._fit = lambda: 0.0          # no training and ...
+    exp.test_ids = test_ids[:0]     # ... no evaluation while replaying
+    try:
+        for ids in done.sort_values("round")["queried_ids"].iloc[1:]:
+            run.choose(np.asarray(ids, np.int64))
+            run.commit()
+    finally:
+        del run._fit
+        exp.test_ids = test_ids
+    run._fit()
 
 
 def _one_run(run, path, pool_tag, model_tag, seed, args):
