@@ -85,3 +85,36 @@ def test_a_named_task_takes_no_task_spec(results):
     with pytest.raises(SystemExit, match=r"wordnet-binary-1 is already a task; give its base "
                                          r"pool with --task"):
         bench_paper.load_pool("wordnet-binary-1", task="binary:noun.food@1%")
+
+
+def test_claim_verdicts_follow_the_papers_direction():
+    import paper_claims
+
+    def r(lo, hi, n=3):
+        return {"n": n, "ci_low": lo, "ci_high": hi}
+
+    assert paper_claims.verdict(r(0.01, 0.05), +1, 3) == "agrees"
+    assert paper_claims.verdict(r(-0.05, -0.01), +1, 3) == "opposite"
+    assert paper_claims.verdict(r(-0.01, 0.05), +1, 3) == "no difference"
+    # cost: AnchorAL should be lower, so a negative difference agrees
+    assert paper_claims.verdict(r(-0.5, -0.1), -1, 3) == "agrees"
+    assert paper_claims.verdict(r(0.1, 0.5), -1, 3) == "opposite"
+    assert paper_claims.verdict(r(0.1, 0.5, n=2), -1, 3) == "incomplete (2 seeds)"
+    assert paper_claims.verdict(r(np.nan, np.nan, n=1), +1, 3) == "incomplete (1 seed)"
+
+
+def test_claims_table_marks_missing_pairs():
+    import paper_claims
+
+    runs = pd.DataFrame([
+        {"filter": f, "strategy": "entropy", "seed": s, "share_auc": v, "f1_auc": v,
+         "final_f1": v, "final_maj_f1": v, "t_sel_cpu": c}
+        for s in range(3) for f, v, c in (("anchoral", 0.5 + s / 100, 0.1),
+                                          ("full", 0.2 + s / 50, 1.0 + s / 10))])
+    rows = paper_claims.claims_table(runs)
+    full = {r["claim"]: r for r in rows if r["baseline"] == "full" and r["strategy"] == "entropy"}
+    assert full["(iii) minority-share AUC"]["verdict"] == "agrees"
+    assert full["(i) selection CPU s/round"]["verdict"] == "agrees"
+    assert full["(iii) minority-share AUC"]["seeds"] == 3
+    seals = [r for r in rows if r["baseline"] == "seals"]
+    assert seals and all(r["verdict"] == "not run" and r["anchoral"] == "" for r in seals)
