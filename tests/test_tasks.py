@@ -222,3 +222,27 @@ def test_cli_task_on_a_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "task p-binary-small-5pct: binary:small@5% of p (seed 0)" in out
     assert "embeddings: " in out and "rows of p's" in out
+
+
+def test_prepare_with_a_task_embeds_the_base_pool_once(tmp_path, monkeypatch):
+    """The task's vectors are rows of the base pool's: one ``embed`` call (the base's), and a
+    second prepare of another task of the same pool reads the same cache."""
+    import explorer.prepare as prep
+
+    rng = np.random.RandomState(1)
+    labels = np.r_[np.full(5600, "big"), np.full(400, "small")]
+    pd.DataFrame({"text": [f"t{i}" for i in range(6000)], "label": labels}).to_csv(
+        tmp_path / "p.csv", index=False)
+    X = rng.normal(size=(6000, 8)).astype(np.float32)
+    np.save(tmp_path / "v.npy", X)
+    calls = []
+    real = prep.embed
+    monkeypatch.setattr(prep, "embed", lambda texts, *a, **k: calls.append(len(texts)) or
+                        real(texts, *a, **k))
+    p = prep.prepare(tmp_path / "p.csv", embeddings=tmp_path / "v.npy", cache_dir=tmp_path / "c",
+                     projection=False, progress=False, task="binary:small@2%", index="exact")
+    assert calls == [6000]  # the base pool only
+    rows = p.task.rows
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    np.testing.assert_allclose(p.embeddings, Xn[rows], rtol=1e-5, atol=1e-6)
+    assert p.dataset.classes == ("others", "small") and p.sources["task"] == "binary:small@2%"
