@@ -564,6 +564,8 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the result set's pool folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aggregate-only", action="store_true")
+    ap.add_argument("--no-aggregate", action="store_true",
+                    help="run only; no tables or plots (a queue aggregates once at the end)")
     ap.add_argument("--paired-quality", action="store_true",
                     help="only the paired statistics of results/quality.json (bench_quality.py)")
     args = ap.parse_args(argv)
@@ -610,6 +612,8 @@ def main(argv=None):
               f"{p.index.describe()} ({time.perf_counter() - t0:.0f} s)", flush=True)
         run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_params)
     # --aggregate-only aggregates the seeds asked for; after a run, every seed found
+    if args.no_aggregate and not args.aggregate_only:
+        return None
     aggregate(pool_tag, model_tag, args.rounds, seeds if args.aggregate_only else None)
 
 

@@ -18,6 +18,7 @@ for seed in $seeds; do
   for cfg in $configs; do
     f=${cfg%%:*}; s=${cfg##*:}
     "$py" benchmarks/bench_paper.py "$task" --rounds 200 --seeds "$seed" --filters "$f" \
-        --strategies "$s" --threads 1 || exit $?
+        --strategies "$s" --threads 1 --no-aggregate || exit $?
   done
 done
+"$py" benchmarks/bench_paper.py "$task" --rounds 200 --aggregate-only --seeds 0-4
