@@ -76,6 +76,26 @@ def claims_table(runs, n_min=3):
     return rows
 
 
+def share_by_round(df, rounds=(4, 20, 40, 100, 200)):
+    """Minority share of the labelled set after the given rounds: median over seeds, per
+    (strategy, filter), with the seeds counted."""
+    from bench_paper import FILTERS
+
+    rows = []
+    for s in STRATEGIES:
+        for f in FILTERS:
+            g = df[(df["filter"] == f) & (df["strategy"] == s)]
+            if g.empty:
+                continue
+            row = {"strategy": s, "filter": f, "seeds": g["seed"].nunique()}
+            for r in rounds:
+                at = g[g["round"] == r]
+                row[f"{int(at['n_labelled'].iloc[0]) if len(at) else r} labels"] = \
+                    f"{at['minority_share'].median():.3f}" if len(at) else ""
+            rows.append(row)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pool")
@@ -95,6 +115,12 @@ def main(argv=None):
              + "; ".join(f"{f}/{s} {v}" for (f, s), v in sorted(done.items())) + ".", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    share = share_by_round(df)
+    if share:
+        scols = list(share[0])
+        lines += ["", "Minority share of the labelled set (median over seeds) after:", "",
+                  "| " + " | ".join(scols) + " |", "|" + "---|" * len(scols)]
+        lines += ["| " + " | ".join(str(r[c]) for c in scols) + " |" for r in share]
     out = RESULTS / f"paper_claims_{args.pool}_{args.model}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
