@@ -157,7 +157,7 @@ def parse_task(text, **options) -> TaskSpec:
         On any other spelling, naming the part at fault.
     """
     if isinstance(text, TaskSpec):
-        return replace(text, **options) if options else text
+        return _checked(replace(text, **options)) if options else text
     text = str(text).strip()
     kind, sep, body = text.partition(":")
     kind = kind.strip().lower()

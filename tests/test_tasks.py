@@ -246,3 +246,10 @@ def test_prepare_with_a_task_embeds_the_base_pool_once(tmp_path, monkeypatch):
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     np.testing.assert_allclose(p.embeddings, Xn[rows], rtol=1e-5, atol=1e-6)
     assert p.dataset.classes == ("others", "small") and p.sources["task"] == "binary:small@2%"
+
+
+def test_a_spec_takes_options_checked():
+    spec = parse_task("binary:a@1%")
+    assert parse_task(spec, test_negatives=7).test_negatives == 7
+    with pytest.raises(ParameterError, match=r"^test_negatives=-1 must be an integer >= 1$"):
+        parse_task(spec, test_negatives=-1)
