@@ -18,12 +18,12 @@ pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
 if pn.state.served:
     opts = app_options(sys.argv[1:], os.environ)
     set_threads(opts["threads"])  # --args --threads N, else $ANCHORAL_THREADS, else the default
-    prepared = load_prepared(opts["source"], **opts["load"])
+    prepared = load_prepared(opts["source"], opts["options"])
     if opts["session"]:
         from explorer.ui.serving import ensure_session
 
         ensure_session(opts["session"], prepared, opts)
     ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
-                load_options=opts["load"], session_dir=opts["session"],
+                load_options=opts["options"], session_dir=opts["session"],
                 session_root=opts["session_root"],
                 **opts["settings"]).template().servable()

@@ -31,27 +31,32 @@ def option_name(param, parser=None, overrides=None) -> str | None:
 
 
 def add_data_arguments(parser, data_help=None, optional=False):
-    """The options every command that takes DATA accepts (prepare, simulate, serve, label)."""
+    """The options every command that takes DATA accepts (prepare, simulate, serve, label);
+    their defaults are :class:`~explorer.options.PrepareOptions`'s, and
+    :meth:`~explorer.options.PrepareOptions.from_args` reads them back."""
+    from .options import PrepareOptions as D  # class attributes: the defaults
+
     parser.add_argument("data", metavar="DATA", nargs="?" if optional else None, default=None,
                         help=data_help or "a .csv/.tsv, .parquet or .jsonl file, or a built-in "
                         f"dataset: {builtin_help()}")
-    parser.add_argument("--text-col", default="text", help="column holding the texts")
-    parser.add_argument("--label-col", default="label", help="column holding the class labels")
-    parser.add_argument("--minority", nargs="+", metavar="LABEL", default=None,
+    parser.add_argument("--text-col", default=D.text_col, help="column holding the texts")
+    parser.add_argument("--label-col", default=D.label_col, help="column holding the class labels")
+    parser.add_argument("--minority", nargs="+", metavar="LABEL", default=D.minority,
                         help="minority class name(s); default: the smallest classes that together "
                         "hold <= 10%% of the labelled rows (at most 10)")
     parser.add_argument("--drop-invalid", action="store_true",
                         help="drop rows whose text is empty or missing instead of failing")
-    parser.add_argument("--cache-dir", default=None,
+    parser.add_argument("--cache-dir", default=D.cache_dir,
                         help="cache root (default $ANCHORAL_CACHE_DIR or ~/.cache/anchoral-explorer)")
-    parser.add_argument("--embeddings", metavar="FILE.npy", default=None,
+    parser.add_argument("--embeddings", metavar="FILE.npy", default=D.embeddings,
                         help="precomputed vectors, one row per text, instead of the encoder")
-    parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto",
+    parser.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default=D.index,
                         help="vector index; auto = exact up to 7,500 rows, then IVF unless its "
                         "calibration must scan > 15%% of the lists (then exact); IVF/HNSW are "
                         "cached")
-    parser.add_argument("--embeddings-dtype", choices=("float32", "float16"), default="float32",
-                        help="storage of the cached vectors: float32 (default) or float16 (half "
+    parser.add_argument("--embeddings-dtype", choices=("float32", "float16"),
+                        default=D.embeddings_dtype,
+                        help="storage of the cached vectors: float32 or float16 (half "
                         "the memory, memory-mapped; retrieval recall@50 vs float32 in "
                         "docs/benchmarks.md)")
 
@@ -76,12 +81,13 @@ def dask_from_args(args):
     return dask_client(args.dask)
 
 
-def prepare_from_args(args, projection=True, progress=True, client=None):
-    """:func:`~explorer.prepare.prepare` with the options of :func:`add_data_arguments`."""
+def prepare_from_args(args, projection=None, progress=True, client=None):
+    """:func:`~explorer.prepare.prepare` with the options of :func:`add_data_arguments`
+    (:meth:`~explorer.options.PrepareOptions.from_args`); ``projection`` overrides
+    ``--no-projection`` when given."""
+    from .options import PrepareOptions
     from .prepare import prepare
 
-    return prepare(args.data, text_col=args.text_col, label_col=args.label_col,
-                   minority=args.minority, drop_invalid=args.drop_invalid,
-                   cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
-                   embeddings_dtype=getattr(args, "embeddings_dtype", "float32"),
-                   projection=projection, progress=progress, client=client)
+    changes = {} if projection is None else {"projection": projection}
+    return prepare(args.data, PrepareOptions.from_args(args, **changes), progress=progress,
+                   client=client)

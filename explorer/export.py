@@ -191,12 +191,14 @@ def _texts(doc):
     """The texts of the session's dataset when it is still there and unchanged, else None."""
     from .data import load_dataset
     from .exceptions import DataError
+    from .options import PrepareOptions
 
     spec = doc["dataset"]
+    opts = PrepareOptions.from_spec(spec)  # the stored options, the defaults for the rest
     try:
-        ds = load_dataset(spec["source"], text_col=spec.get("text_col", "text"),
-                          label_col=spec.get("label_col", "label"),
-                          minority=spec.get("minority") or None)
+        ds = load_dataset(spec["source"], text_col=opts.text_col, label_col=opts.label_col,
+                          minority=list(opts.minority) if opts.minority else None,
+                          drop_invalid=opts.drop_invalid)
     except DataError:
         return None  # the data moved: labels still export, without texts
     return ds.texts if ds.content_hash == spec.get("content_hash") else None

@@ -18,6 +18,7 @@ from .data import Dataset, load_dataset
 from ._io import save_array, write_atomic
 from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize
 from .index import NeighborIndex, build_index
+from .options import PrepareOptions
 from .projection import project, projection_key
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -51,6 +52,9 @@ class Prepared:
     encoder : Encoder or None
         The encoder that made the embeddings (it encodes a typed query for
         :func:`explorer.neighbours.neighbours`); None for precomputed or synthetic vectors.
+    options : PrepareOptions
+        The options the pool was prepared with (a session stores them:
+        :func:`explorer.store.data_spec_of`).
     """
 
     dataset: Dataset
@@ -62,6 +66,7 @@ class Prepared:
     sources: dict = field(default_factory=dict)
     client: object = field(default=None, repr=False)
     encoder: object = field(default=None, repr=False)
+    options: PrepareOptions = field(default_factory=PrepareOptions, repr=False)
 
     def summary(self) -> str:
         X = self.embeddings
@@ -90,66 +95,62 @@ def _shipped_sample(dataset: Dataset, encoder):
     return X, coords
 
 
-def prepare(source, *, text_col="text", label_col="label", minority=None, drop_invalid=False,
-            cache_dir=None, embeddings=None, encoder=None, index="auto", projection=True,
-            random_state=0, progress=True, embeddings_dtype="float32", client=None,
-            partition_size=None, task=None) -> Prepared:
+def prepare(source, options=None, *, encoder=None, progress=True, client=None,
+            **keywords) -> Prepared:
     """Load, embed, index and project a pool, reusing every cached step.
 
     Parameters
     ----------
     source : str, Path or Dataset
         Anything :func:`explorer.data.load_dataset` accepts, or a loaded Dataset.
-    text_col, label_col, minority, drop_invalid
-        Passed to :func:`~explorer.data.load_dataset`.
-    cache_dir : str or Path, optional
-        Cache root (default ``$ANCHORAL_CACHE_DIR`` or ``~/.cache/anchoral-explorer``).
-    embeddings : str or Path, optional
-        A ``.npy`` file of precomputed vectors (one row per text) instead of the encoder.
+    options : PrepareOptions or dict, optional
+        How to load, embed, index and project (:class:`~explorer.options.PrepareOptions`: the
+        one place that holds every option and its default). ``None``: the defaults.
     encoder : Encoder, optional
-        Defaults to the offline all-MiniLM-L6-v2.
-    index : {"auto", "exact", "ivf", "hnsw"}
-        An approximate index (ivf, hnsw) is saved under ``<cache_dir>/index/`` and read back
-        by every later call on the same embeddings (``sources["index"] == "cache"``).
-    projection : bool
-        Compute (or read) the 2-D UMAP coordinates.
-    random_state : int
-        UMAP seed.
+        Defaults to the offline all-MiniLM-L6-v2 (ignored with ``options.embeddings``).
     progress : bool
         Show progress bars.
-    embeddings_dtype : {"float32", "float16"}
-        Storage of the cached, memory-mapped vectors (:func:`explorer.embed.embed`): float16
-        halves their memory (1M x 384: 0.77 GB instead of 1.5 GB); the index and the models
-        read them as float32 blocks. The UMAP map is computed from (and cached for) each dtype.
     client : distributed.Client, optional
         Embed in partitions and UMAP-transform on this Dask cluster's workers
         (:mod:`explorer.distributed`); finished partitions are cached, so an interrupted call
         resumes. ``None`` computes everything in this process.
-    partition_size : int, optional
-        Texts per embedding task with ``client`` (default
-        :data:`explorer.distributed.PARTITION_SIZE`).
-    task : str or TaskSpec, optional
-        Derive a paper-style task from the pool (``"binary:noun.food@1%"``,
-        :mod:`explorer.tasks`): the pool is prepared as usual and sliced, never embedded again.
-        A named task (``source="wordnet-binary-1"``, :data:`explorer.tasks.TASKS`) needs none.
+    **keywords
+        Any :class:`~explorer.options.PrepareOptions` field (``text_col``, ``label_col``,
+        ``minority``, ``drop_invalid``, ``cache_dir``, ``embeddings``, ``index``,
+        ``embeddings_dtype``, ``projection``, ``random_state``, ``partition_size``), applied
+        over ``options``: ``prepare("my.csv", index="exact")`` is
+        ``prepare("my.csv", PrepareOptions(index="exact"))``. An approximate ``index`` (ivf,
+        hnsw) is saved under ``<cache_dir>/index/`` and read back by every later call on the
+        same embeddings (``sources["index"] == "cache"``); ``embeddings_dtype="float16"``
+        halves the cached vectors' memory (1M x 384: 0.77 GB instead of 1.5 GB; the index and
+        the models read them as float32 blocks, and the UMAP map is cached per dtype).
+
+    Returns
+    -------
+    Prepared
+        With the options it was made with (``Prepared.options``).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown or invalid option (named, with the allowed values).
+
+    Notes
+    -----
+    ``options.task`` (``"binary:noun.food@1%"``, :mod:`explorer.tasks`) derives a paper-style
+    task from the pool: the pool is prepared as usual and sliced, never embedded again. A named
+    task (``source="wordnet-binary-1"``, :data:`explorer.tasks.TASKS`) needs none.
     """
-    from .tasks import derive_prepared, is_task_name, prepare_task
+    opts = PrepareOptions.of(options, **keywords)
+    from .tasks import is_task_name, prepare_task
 
-    if task is not None or is_task_name(source):
-        kw = dict(text_col=text_col, label_col=label_col, minority=minority,
-                  drop_invalid=drop_invalid, cache_dir=cache_dir, embeddings=embeddings,
-                  encoder=encoder, projection=projection, random_state=random_state,
-                  progress=progress, embeddings_dtype=embeddings_dtype, client=client,
-                  partition_size=partition_size)
-        if task is None:
-            return prepare_task(source, index=index, **kw)
-        if is_task_name(source):
-            from .exceptions import ParameterError
-
-            raise ParameterError(f"{source!r} is already a task; give its base pool with "
-                                 f"task={task!r}, or the task name alone", param="task",
-                                 value=task)
-        return derive_prepared(prepare(source, index="exact", **kw), task, index=index)
+    if opts.task is not None or is_task_name(source):
+        return prepare_task(source, opts, encoder=encoder, progress=progress, client=client)
+    minority = list(opts.minority) if opts.minority else None
+    text_col, label_col, drop_invalid = opts.text_col, opts.label_col, opts.drop_invalid
+    embeddings, index, projection = opts.embeddings, opts.index, opts.projection
+    random_state, embeddings_dtype = opts.random_state, opts.embeddings_dtype
+    cache_dir, partition_size = opts.cache_dir, opts.partition_size
     from .embed import check_dtype
 
     dtype = check_dtype(embeddings_dtype)
@@ -216,7 +217,8 @@ def prepare(source, *, text_col="text", label_col="label", minority=None, drop_i
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn, cache_dir=cache_dir,
                     timings=timings, sources=sources, client=client,
-                    encoder=None if isinstance(encoder, PrecomputedEmbeddings) else encoder)
+                    encoder=None if isinstance(encoder, PrecomputedEmbeddings) else encoder,
+                    options=opts)
 
 
 def build_sample_vectors(random_state=0) -> Path:

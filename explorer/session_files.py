@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
-from .exceptions import SessionError
+from .exceptions import SessionError, SessionLockedError
 
 #: what to do when each file of a session is damaged
 RECOVER = {
@@ -174,3 +175,45 @@ def _first_line(err) -> str:
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else type(err).__name__
     return text if len(text) <= 160 else text[:160] + "..."
+
+
+class WriterLock:
+    """An exclusive, non-blocking ``flock`` on ``<dir>/.lock``: one process writes a session
+    at a time (the OS releases it even on ``kill -9``)."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+        self.fd = None
+
+    def acquire(self, wait_s=0.0):
+        """Take the lock, retrying for up to ``wait_s`` seconds; :class:`SessionLockedError`
+        when another process still holds it."""
+        import fcntl
+
+        deadline = time.monotonic() + max(float(wait_s or 0), 0.0)
+        session_file(self.path.parent, ".lock")  # a link would truncate its target
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise SessionLockedError(
+                        f"session {self.path.parent} is open for writing by another process "
+                        f"({holder}); close it there first, or open it read-only",
+                        path=self.path.parent, holder=holder) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        self.fd = fd
+
+    def release(self):
+        if self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None

@@ -47,6 +47,9 @@ STOP_COLUMNS = ["minority_found_last_n", "rounds_without_minority", "stop_signal
 _NEEDED = ["round", "n_labelled", "n_minority"]
 #: a removal line flatter than this (catch per query per row caught) counts as flat
 _FLAT = 1e-12
+#: the fewest minority rows caught before a removal estimate is given: a line through one or two
+#: catches says nothing (a run that found 1 then 0 then 0 would "leave 0" in a pool of 1,941)
+MIN_CAUGHT = 10
 
 
 def minority_found(n_minority) -> np.ndarray:
@@ -147,8 +150,8 @@ def removal_estimate(found, effort) -> float:
     Returns
     -------
     float
-        ``>= 0``; NaN with fewer than 3 rounds with effort, or when the catch per query does not
-        fall (no depletion seen yet).
+        ``>= 0``; NaN with fewer than 3 rounds with effort, fewer than :data:`MIN_CAUGHT`
+        minority rows caught, or when the catch per query does not fall (no depletion seen yet).
 
     Examples
     --------
@@ -161,7 +164,7 @@ def removal_estimate(found, effort) -> float:
     found = np.asarray(found, float)
     effort = np.asarray(effort, float)
     ok = effort > 0
-    if ok.sum() < 3:
+    if ok.sum() < 3 or found[ok].sum() < MIN_CAUGHT:
         return float("nan")
     before = (np.cumsum(found) - found)[ok]
     cpue = found[ok] / effort[ok]
@@ -195,7 +198,7 @@ def removal_estimates(found, effort) -> np.ndarray:
         n0 = -intercept / slope
     # the same guard as one fit: 3 rounds, x not all equal (relative to its scale), falling line
     spread = den > 1e-9 * np.maximum(n * sxx, 1.0)
-    good = (n >= 3) & spread & (slope < -_FLAT)
+    good = (n >= 3) & spread & (slope < -_FLAT) & (np.cumsum(np.where(ok, found, 0)) >= MIN_CAUGHT)
     return np.where(good, np.maximum(n0 - np.cumsum(found), 0.0), np.nan)
 
 

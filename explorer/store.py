@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +43,8 @@ import pandas as pd
 
 from . import decisions as _decisions
 from ._io import write_atomic
-from .exceptions import SessionError, SessionLockedError
+from .exceptions import SessionError
+from .session_files import WriterLock as _Lock
 from .session_files import check_files, read_json, read_table, session_file
 from .settings import SETTINGS
 
@@ -68,47 +67,6 @@ def _json_default(v):
     if isinstance(v, np.ndarray):
         return v.tolist()
     raise TypeError(f"cannot store {type(v).__name__} in session.json")
-
-
-class _Lock:
-    """An exclusive, non-blocking ``flock`` on ``<dir>/.lock``."""
-
-    def __init__(self, directory: Path):
-        self.path = directory / ".lock"
-        self.fd = None
-
-    def acquire(self, wait_s=0.0):
-        """Take the lock, retrying for up to ``wait_s`` seconds; :class:`SessionLockedError`
-        when another process still holds it."""
-        import fcntl
-
-        deadline = time.monotonic() + max(float(wait_s or 0), 0.0)
-        session_file(self.path.parent, ".lock")  # a link would truncate its target
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                os.close(fd)
-                if time.monotonic() >= deadline:
-                    raise SessionLockedError(
-                        f"session {self.path.parent} is open for writing by another process "
-                        f"({holder}); close it there first, or open it read-only",
-                        path=self.path.parent, holder=holder) from None
-                time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-        self.fd = fd
-
-    def release(self):
-        if self.fd is not None:
-            import fcntl
-
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
 
 
 @dataclass(frozen=True)
@@ -357,8 +315,7 @@ def _run_spec(run):
             "chosen_rounds": [int(r) for r in getattr(run, "chosen_rounds", ())]}
 
 
-def data_spec_of(prepared, source, text_col="text", label_col="label", embeddings=None,
-                 index="auto") -> dict:
+def data_spec_of(prepared, source, options=None) -> dict:
     """The dataset reference a session stores, enough to prepare the same pool again.
 
     Parameters
@@ -368,26 +325,28 @@ def data_spec_of(prepared, source, text_col="text", label_col="label", embedding
     source : str or Path
         What the user gave: a built-in name (:data:`explorer.corpora.BUILTIN`) and a
         ``synthetic:N`` source are stored as given, a file as its absolute path.
-    text_col, label_col, embeddings, index
-        The other :func:`~explorer.prepare.prepare` options the pool was made with.
+    options : PrepareOptions, optional
+        The options the pool was prepared with (default ``prepared.options``); their
+        :meth:`~explorer.options.PrepareOptions.to_spec` is stored.
 
     Returns
     -------
     dict
-        ``source, name, text_col, label_col, minority, content_hash, embeddings, index, n,
-        drop_invalid``; :func:`open_session` prepares the pool from it and
-        :func:`check_dataset` compares ``content_hash``.
+        ``source, name, text_col, label_col, minority, content_hash, embeddings, index,
+        embeddings_dtype, n, drop_invalid``; :func:`open_session` prepares the pool from it
+        (:meth:`~explorer.options.PrepareOptions.from_spec`) and :func:`check_dataset`
+        compares ``content_hash``.
     """
     from .corpora import is_builtin
 
+    options = options if options is not None else prepared.options
     ds = prepared.dataset
     src = str(source)
     if not (is_builtin(src) or src.startswith("synthetic:")):
         src = str(Path(src).expanduser().resolve())
-    return {"source": src, "name": ds.name, "text_col": text_col, "label_col": label_col,
+    return {"source": src, "name": ds.name, **options.to_spec(),
             "minority": list(ds.minority_names), "content_hash": ds.content_hash,
-            "embeddings": None if embeddings is None else str(Path(embeddings).resolve()),
-            "index": index, "n": int(ds.n), "drop_invalid": bool(ds.dropped)}
+            "n": int(ds.n), "drop_invalid": bool(ds.dropped)}
 
 
 def _check_new_session(path: Path, settings):
@@ -454,7 +413,6 @@ def open_or_create(path, prepared, spec, runs=(("anchoral", "entropy"),), wait_s
     """
     path = Path(path)
     if (path / "session.json").exists():
-        check_dataset(read_manifest(path), prepared, path)
         return open_session(path, prepared=prepared, progress=progress, wait_s=wait_s)
     return create_session(path, prepared, spec, runs, **settings)
 
@@ -490,7 +448,17 @@ def read_labels(path) -> pd.DataFrame:
     return df
 
 
-def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0):
+def check_session(path, prepared) -> dict:
+    """``session.json`` of ``path`` (:func:`read_manifest`), checked to be made on ``prepared``
+    (:func:`check_dataset`): what a caller that reports errors before opening reads, once, and
+    hands to :func:`open_session` as ``manifest``."""
+    doc = read_manifest(path)
+    check_dataset(doc, prepared, path)
+    return doc
+
+
+def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0,
+                 manifest=None):
     """Reopen a saved session and replay it to where it stopped.
 
     Parameters
@@ -504,77 +472,107 @@ def open_session(path, prepared=None, readonly=False, progress=None, wait_s=0.0)
     wait_s : float
         How long to wait for another process's writer lock (retrying) before raising
         :class:`~explorer.exceptions.SessionLockedError`.
-    """
-    from .prepare import prepare
-    from .experiment import Experiment
+    manifest : dict, optional
+        ``session.json`` as :func:`check_session` returned it for this ``path`` and
+        ``prepared``: neither read nor checked again.
 
+    The steps: read the files (:func:`_read_stored`), prepare and check the pool
+    (:func:`_pool_of`), take the writer lock, replay the rounds (:func:`_replay`), then rebuild
+    the session with its provenance (:func:`_resumed`).
+    """
     path = Path(path)
-    doc = read_manifest(path)
-    check_files(path)
-    labels = read_labels(path)
-    for name in ("rounds.parquet", "queries.parquet"):  # derived, but a damaged one is named
-        read_table(path, name)
-    pending = _read_pending(path)
-    decisions = _decisions.read_decisions(path)
-    spec = doc["dataset"]
-    if prepared is None:
-        prepared = prepare(spec["source"], text_col=spec.get("text_col", "text"),
-                           label_col=spec.get("label_col", "label"),
-                           minority=spec.get("minority") or None,
-                           drop_invalid=bool(spec.get("drop_invalid", False)),
-                           embeddings=spec.get("embeddings"), index=spec.get("index", "auto"),
-                           progress=False)
-    check_dataset(spec, prepared, path)
+    checked = manifest is not None and prepared is not None
+    doc, labels, pending, decisions = _read_stored(path, manifest)
+    if not checked:
+        prepared = _pool_of(doc["dataset"], prepared, path)
     lock = None
     if not readonly:
         lock = _Lock(path)
         lock.acquire(wait_s)
     try:
-        roots = [(r["filter"], r["strategy"]) for r in doc["runs"] if not r.get("parent")]
-        exp = Experiment(prepared, roots, **doc["settings"])
-        exp.start()
-        meta = {}
-        total = len(labels.groupby(["run", "round"])) if len(labels) else 0
-        done = 0
-        for spec_run in doc["runs"]:
-            if spec_run.get("parent"):
-                exp.fork(spec_run["parent"], spec_run["fork_round"], filter=spec_run["filter"],
-                         strategy=spec_run["strategy"], **(spec_run.get("params") or {}))
-            run = exp.run_by_key(spec_run["key"])
-            mine = labels[labels["run"] == run.key]
-            for rnd, batch in mine.groupby("round", sort=True):
-                batch = batch.sort_values("position")
-                stored = batch["id"].to_numpy(np.int64)
-                # a batch a person chose (a map selection) replays as chosen, not as selected
-                chosen = int(rnd) in (spec_run.get("chosen_rounds") or ())
-                sel = run.choose(stored) if chosen else run.propose()
-                if not np.array_equal(sel.ids, stored):
-                    raise SessionError(
-                        f"session {path} does not replay: run {run.key} round {rnd} now selects "
-                        "other rows than the stored ones (settings, data or library version "
-                        "changed)")
-                names = [None if s else lab for lab, s in zip(batch["label"], batch["skipped"])]
-                run.commit(names)
-                first = batch.iloc[0]
-                meta[(run.key, int(rnd))] = {"source": first["source"], "user": first["user"],
-                                             "time": first["time"]}
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-        sess = Session(path, exp, spec, doc["settings"], meta=meta, readonly=readonly)
-        sess.created, sess.resumed = doc.get("created", sess.created), True
-        for run in exp.runs:  # a fork inherits its parent's provenance
-            parent = getattr(run, "parent", None)
-            for rnd in range(1, (getattr(run, "fork_round", 0) or 0) + 1):
-                if parent and (parent, rnd) in meta:
-                    sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
-        sess._pending = pending
-        sess.decisions = decisions
-        sess._lock = lock
+        exp, meta = _replay(path, doc, prepared, labels, progress)
+        sess = _resumed(path, exp, doc, meta, readonly)
+        sess._pending, sess.decisions, sess._lock = pending, decisions, lock
     except BaseException:
         if lock is not None:
             lock.release()
         raise
+    return sess
+
+
+def _read_stored(path, manifest=None):
+    """``(session.json, labels, pending, decisions)`` of ``path``, every file checked before
+    any work (a damaged derived table is named too)."""
+    doc = manifest if manifest is not None else read_manifest(path)
+    check_files(path)
+    labels = read_labels(path)
+    for name in ("rounds.parquet", "queries.parquet"):
+        read_table(path, name)
+    return doc, labels, _read_pending(path), _decisions.read_decisions(path)
+
+
+def _pool_of(spec, prepared, path):
+    """``prepared`` (or the pool prepared from the stored reference ``spec``), checked to be
+    the session's dataset."""
+    if prepared is None:
+        from .options import PrepareOptions
+        from .prepare import prepare
+
+        prepared = prepare(spec["source"], PrepareOptions.from_spec(spec), progress=False)
+    check_dataset(spec, prepared, path)
+    return prepared
+
+
+def _replay(path, doc, prepared, labels, progress=None):
+    """The experiment rebuilt from the stored settings and seed, every stored round re-selected
+    (:func:`_replay_round`) and committed; ``(experiment, {(run key, round): provenance})``."""
+    from .experiment import Experiment
+
+    roots = [(r["filter"], r["strategy"]) for r in doc["runs"] if not r.get("parent")]
+    exp = Experiment(prepared, roots, **doc["settings"])
+    exp.start()
+    meta = {}
+    total = len(labels.groupby(["run", "round"])) if len(labels) else 0
+    for spec_run in doc["runs"]:
+        if spec_run.get("parent"):
+            exp.fork(spec_run["parent"], spec_run["fork_round"], filter=spec_run["filter"],
+                     strategy=spec_run["strategy"], **(spec_run.get("params") or {}))
+        run = exp.run_by_key(spec_run["key"])
+        chosen = spec_run.get("chosen_rounds") or ()
+        for rnd, batch in labels[labels["run"] == run.key].groupby("round", sort=True):
+            meta[(run.key, int(rnd))] = _replay_round(path, run, int(rnd), batch,
+                                                      int(rnd) in chosen)
+            if progress is not None:
+                progress(len(meta), total)
+    return exp, meta
+
+
+def _replay_round(path, run, rnd, batch, chosen) -> dict:
+    """Re-select round ``rnd`` of ``run``, check it against the stored ids and commit the
+    stored labels; the round's ``{source, user, time}``."""
+    batch = batch.sort_values("position")
+    stored = batch["id"].to_numpy(np.int64)
+    # a batch a person chose (a map selection) replays as chosen, not as selected
+    sel = run.choose(stored) if chosen else run.propose()
+    if not np.array_equal(sel.ids, stored):
+        raise SessionError(
+            f"session {path} does not replay: run {run.key} round {rnd} now selects "
+            "other rows than the stored ones (settings, data or library version changed)")
+    run.commit([None if s else lab for lab, s in zip(batch["label"], batch["skipped"])])
+    first = batch.iloc[0]
+    return {"source": first["source"], "user": first["user"], "time": first["time"]}
+
+
+def _resumed(path, exp, doc, meta, readonly) -> Session:
+    """The :class:`Session` of a replayed experiment, with its provenance (a fork inherits
+    its parent's)."""
+    sess = Session(path, exp, doc["dataset"], doc["settings"], meta=meta, readonly=readonly)
+    sess.created, sess.resumed = doc.get("created", sess.created), True
+    for run in exp.runs:
+        parent = getattr(run, "parent", None)
+        for rnd in range(1, (getattr(run, "fork_round", 0) or 0) + 1):
+            if parent and (parent, rnd) in meta:
+                sess.provenance[(run.key, rnd)] = sess.provenance[(parent, rnd)]
     return sess
 
 

@@ -393,7 +393,7 @@ def is_task_name(name) -> bool:
     return isinstance(name, str) and name in TASKS
 
 
-def derive_prepared(prepared, task, *, index="auto", name=None, cache_dir=None):
+def derive_prepared(prepared, task, *, index=None, name=None, cache_dir=None):
     """The task's :class:`~explorer.prepare.Prepared`, sliced from its base pool's.
 
     The base pool's vectors and UMAP coordinates are sliced (no text is embedded again); the
@@ -407,7 +407,8 @@ def derive_prepared(prepared, task, *, index="auto", name=None, cache_dir=None):
         The base pool, prepared (:func:`explorer.prepare.prepare`).
     task : Task, TaskSpec or str
         A derived task of ``prepared.dataset`` or its spec.
-    index : {"auto", "exact", "ivf", "hnsw"}
+    index : str, optional
+        The task's index kind (``None``: :class:`~explorer.options.PrepareOptions`'s default).
     name : str, optional
         The task dataset's name.
     cache_dir : str or Path, optional
@@ -417,8 +418,10 @@ def derive_prepared(prepared, task, *, index="auto", name=None, cache_dir=None):
     from pathlib import Path
 
     from .index import build_index
+    from .options import PrepareOptions
     from .prepare import Prepared
 
+    index = PrepareOptions().index if index is None else index
     if not isinstance(task, Task):
         task = derive_task(prepared.dataset, task, name=name)
     rows = task.rows
@@ -432,48 +435,62 @@ def derive_prepared(prepared, task, *, index="auto", name=None, cache_dir=None):
     timings = {**prepared.timings, "task": t_slice, "index": time.perf_counter() - t0}
     sources = {**prepared.sources,
                "embeddings": f"{len(rows):,} rows of {task.base_name}'s "
-                             f"({prepared.sources.get('embeddings', 'computed')})",
+                             f"({prepared.sources.get('embeddings') or 'computed'})",
                "index": getattr(nn, "source_", "computed"), "task": task.spec.describe()}
     if coords is not None:
         sources["coords"] = f"rows of {task.base_name}'s ({prepared.sources.get('coords')})"
+    opts = getattr(prepared, "options", None)
+    extra = {} if opts is None else {"options": opts.replace(task=task.spec.describe(),
+                                                             index=index)
+                                     if task.spec == parse_task(task.spec.describe()) else opts}
     out = Prepared(dataset=task.dataset, embeddings=X, coords=coords, index=nn,
                    cache_dir=prepared.cache_dir, timings=timings, sources=sources,
-                   client=prepared.client, encoder=prepared.encoder)
+                   client=prepared.client, encoder=prepared.encoder, **extra)
     out.task = task
     return out
 
 
-def prepare_task(task, *, base=None, index="auto", **prepare_kwargs):
-    """Prepare a named task (:data:`TASKS`) or ``task`` of ``base``: the base pool is prepared
-    (cached embeddings reused) and sliced by :func:`derive_prepared`.
+def prepare_task(source, options=None, *, encoder=None, progress=True, client=None,
+                 **keywords):
+    """:func:`explorer.prepare.prepare` of a task: ``source`` a named task (:data:`TASKS`), or a
+    pool with ``options.task``; the base pool is prepared (cached embeddings reused, an exact
+    index: nothing to build) and sliced by :func:`derive_prepared`.
 
-    Parameters
-    ----------
-    task : str or TaskSpec
-        A name of :data:`TASKS`, or a spec (then ``base`` is required).
-    base : str, Path or Dataset, optional
-        The base pool (for a named task: its own base).
-    index : {"auto", "exact", "ivf", "hnsw"}
-    **prepare_kwargs
-        Passed to :func:`explorer.prepare.prepare` for the base pool.
+    Parameters are those of :func:`explorer.prepare.prepare`.
     """
+    from .options import PrepareOptions
     from .prepare import prepare
 
-    name = None
-    if is_task_name(task):
-        if base is not None:
-            raise ParameterError(f"task {task!r} is a named task of {TASKS[task][0]!r}; give "
-                                 "its name alone, or a spec (binary:CLASS@SHARE) with a pool",
-                                 param="task", value=task)
-        name, (base, task) = task, TASKS[task]
-    elif base is None:
-        raise ParameterError(f"task {task!r} is not a named task ({', '.join(TASKS)}); give a "
-                             "pool with a spec", param="task", value=task)
-    # the base pool's own index is never searched: an exact one costs nothing to build
-    prepared = prepare(base, index="exact", **prepare_kwargs)
-    return derive_prepared(prepared, task, index=index, name=name)
+    opts = PrepareOptions.of(options, **keywords)
+    name, spec = None, opts.task
+    if is_task_name(source):
+        if spec is not None:
+            raise ParameterError(f"{source!r} is already a task; give its base pool with "
+                                 f"task={spec!r}, or the task name alone", param="task",
+                                 value=spec)
+        name, (source, spec) = source, TASKS[source]
+    elif spec is None:
+        raise ParameterError(f"source={source!r} is not a named task ({', '.join(TASKS)}); "
+                             "give a pool and task='binary:CLASS@SHARE'", param="task",
+                             value=None)
+    base = prepare(source, opts.replace(task=None, index="exact"), encoder=encoder,
+                   progress=progress, client=client)
+    out = derive_prepared(base, spec, index=opts.index, name=name)
+    out.options = opts
+    return out
+
+
+def task_option(value) -> str:
+    """The canonical spelling of a task for :class:`~explorer.options.PrepareOptions` (its one
+    check): a spelling or a :class:`TaskSpec` with the default test split and seed."""
+    spec = parse_task(value)
+    if spec != parse_task(spec.describe()):
+        raise ParameterError(f"task={value!r}: a prepare option holds the spelling only (default "
+                             f"test split and seed); use explorer.tasks.derive_prepared for "
+                             "other ones", param="task", value=value)
+    return spec.describe()
 
 
 __all__ = ["TaskSpec", "Task", "parse_task", "derive_task", "binary_task", "multi_minority_task",
-           "derive_prepared", "prepare_task", "TASKS", "is_task_name", "OTHERS", "TEST_NEGATIVES",
+           "derive_prepared", "prepare_task", "task_option", "TASKS", "is_task_name", "OTHERS", "TEST_NEGATIVES",
            "TEST_FRACTION"]

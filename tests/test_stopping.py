@@ -97,6 +97,9 @@ def test_removal_estimate_by_hand_and_when_undefined():
     assert np.isnan(removal_estimate([0, 0, 0], [10, 10, 10]))      # nothing caught at all
     assert np.isnan(removal_estimate([3, 3, 3, 3], [10, 10, 10, 10]))  # a flat catch
     assert removal_estimate([10, 5, 0, 0], [10, 10, 10, 10]) >= 0   # never negative
+    # one catch then none (seen on WordNet: "≈0 left" of 1,941): too few caught to fit a line
+    assert np.isnan(removal_estimate([1, 0, 0], [25, 25, 25]))
+    assert np.isfinite(removal_estimate([6, 3, 1], [25, 25, 25]))  # MIN_CAUGHT = 10 caught
 
 
 def test_random_band_errors():

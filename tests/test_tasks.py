@@ -253,3 +253,24 @@ def test_a_spec_takes_options_checked():
     assert parse_task(spec, test_negatives=7).test_negatives == 7
     with pytest.raises(ParameterError, match=r"^test_negatives=-1 must be an integer >= 1$"):
         parse_task(spec, test_negatives=-1)
+
+
+def test_prepare_options_hold_the_task_spelling():
+    from explorer.options import PrepareOptions
+
+    opts = PrepareOptions(task="Binary: noun.food @ 1%")
+    assert opts.task == "binary:noun.food@1%"
+    assert PrepareOptions(task=parse_task("multi:a@0.5%,b")).task == "multi:a@0.5%,b"
+    back = PrepareOptions.from_spec({**opts.to_spec(), "source": "wordnet"})
+    assert back == opts  # a session reopens the same task
+    assert "task" not in PrepareOptions().to_spec()
+    with pytest.raises(ParameterError, match=r"^task 'binary:a@x': share 'x' is not a number"):
+        PrepareOptions(task="binary:a@x")
+    with pytest.raises(ParameterError, match=r"a prepare option holds the spelling only \(default "
+                                             r"test split and seed\); use explorer.tasks."
+                                             r"derive_prepared for other ones$"):
+        PrepareOptions(task=parse_task("binary:a@1%", random_state=3))
+    from explorer.tasks import prepare_task
+
+    with pytest.raises(ParameterError, match=r"^source='sample' is not a named task"):
+        prepare_task("sample")

@@ -68,8 +68,7 @@ def open_or_create(args, out=None):
     out = out or sys.stdout
     prepared = prepare_from_args(args, projection=False, progress=True)
     annotate = not prepared.dataset.fully_labelled
-    spec = store.data_spec_of(prepared, args.data, args.text_col, args.label_col, args.embeddings,
-                              args.index)
+    spec = store.data_spec_of(prepared, args.data)  # prepared.options: from --text-col, ...
     sess = store.open_or_create(args.session, prepared, spec, [(args.filter, args.strategy)],
                                 **_settings(args, annotate))
     if sess.resumed:

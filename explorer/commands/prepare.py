@@ -12,16 +12,16 @@ def add_arguments(parser):
     add_data_arguments(parser)
     add_dask_argument(parser)
     parser.add_argument("--no-projection", action="store_true", help="skip the UMAP map")
-    parser.add_argument("--task", metavar="SPEC", default=None,
-                        help="derive a paper-style task from DATA (its cached vectors are "
-                        "sliced, not re-embedded): binary:CLASS[,CLASS...][@SHARE] (e.g. "
-                        "binary:noun.food@1%%) or multi:CLASS@SHARE,CLASS@SHARE,... ; named "
-                        "tasks (wordnet-binary-1, ...) are DATA names; see docs/paper.md")
     parser.add_argument("--save-embeddings", metavar="FILE.npy", default=None,
                         help="also write the pool's vectors (unit rows, in row order) to this "
                         ".npy file: the mirror of --embeddings")
     parser.add_argument("--save-dtype", choices=("float32", "float16"), default="float32",
                         help="dtype of --save-embeddings (float16: half the size, ~1e-3 error)")
+    parser.add_argument("--task", metavar="SPEC", default=None,
+                        help="derive a paper-style task from DATA (its cached vectors are "
+                        "sliced, not re-embedded): binary:CLASS[,CLASS...][@SHARE] (e.g. "
+                        "binary:noun.food@1%%) or multi:CLASS@SHARE,CLASS@SHARE,... ; named "
+                        "tasks (wordnet-binary-1, ...) are DATA names; see docs/paper.md")
 
 
 def run(args) -> int:
@@ -46,13 +46,7 @@ def run(args) -> int:
             from explorer.distributed import describe
 
             print(f"dask: {describe(client)}", flush=True)
-        if args.task:  # the base pool's index is never searched: exact costs nothing
-            args.index, index = "exact", args.index
-        prepared = prepare_from_args(args, projection=not args.no_projection, client=client)
-        if args.task:
-            from explorer.tasks import derive_prepared
-
-            prepared = derive_prepared(prepared, parse_task(args.task), index=index)
+        prepared = prepare_from_args(args, client=client)  # --no-projection: from_args
     print(prepared.summary())
     if getattr(prepared, "task", None) is not None:
         print(prepared.task.summary())

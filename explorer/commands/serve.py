@@ -109,10 +109,7 @@ def _serve(args, client) -> int:
     if not is_synthetic(opts["source"]):
         from explorer.prepare import prepare
 
-        load = dict(opts["load"])
-        minority = list(load.pop("minority") or []) or None
-        prepared = prepare(opts["source"], minority=minority, progress=True, client=client,
-                           **load)
+        prepared = prepare(opts["source"], opts["options"], progress=True, client=client)
         print(prepared.summary())
 
     import panel as pn
@@ -133,7 +130,7 @@ def _serve(args, client) -> int:
     import sklearn.linear_model  # noqa: F401
     import sklearn.model_selection  # noqa: F401
 
-    prepared = load_prepared(opts["source"], **opts["load"])
+    prepared = load_prepared(opts["source"], opts["options"])
     if client is not None:  # the fine-tuned encoder scores large pools on the cluster
         prepared.client = client
     if opts["session"]:
@@ -147,7 +144,7 @@ def _serve(args, client) -> int:
 
     def page():
         return ExplorerApp(prepared, datasets=opts["datasets"], dataset=opts["source"],
-                           load_options=opts["load"], session_dir=opts["session"],
+                           load_options=opts["options"], session_dir=opts["session"],
                            session_root=root, **opts["settings"]).template()
 
     for line in warnings:

@@ -15,6 +15,7 @@ import panel as pn
 import param
 
 from ..exceptions import ParameterError
+from ..options import PrepareOptions
 from .actions import ExportPanel, ForkPreview, SessionPanel
 from .branching import fork as fork_run
 from . import notebook, panel_patch, sessions
@@ -33,27 +34,27 @@ TITLE = "AnchorAL Explorer"
 panel_patch.apply()  # messages Panel leaves queued with no writer are sent (docs/design.md)
 
 
-@pn.cache(max_items=4)
-def load_prepared(source="sample", text_col="text", label_col="label", minority=None,
-                  cache_dir=None, embeddings=None, index="auto", drop_invalid=False,
-                  embeddings_dtype="float32"):
+def load_prepared(source="sample", options=None, **keywords):
     """The prepared pool for ``source``, shared read-only by every session of this server.
 
-    ``"synthetic:N"`` gives a synthetic pool of N 384-d rows (generated vectors, real UMAP path,
-    both cached under ``cache_dir``); anything else goes through
+    ``options`` (a :class:`~explorer.options.PrepareOptions`) and ``keywords`` (any of its
+    fields) are combined by :meth:`~explorer.options.PrepareOptions.of`; equal options share
+    one cached pool. ``"synthetic:N"`` gives a synthetic pool of N 384-d rows (generated
+    vectors, real UMAP path, both cached under ``cache_dir``); anything else goes through
     :func:`explorer.prepare.prepare` (shipped vectors and coordinates for the sample).
     """
+    return _load_prepared(str(source), PrepareOptions.of(options, **keywords))
+
+
+@pn.cache(max_items=4, hash_funcs={PrepareOptions: lambda o: repr(o).encode()})
+def _load_prepared(source, options):
     from ..prepare import default_cache_dir, prepare
     from .synthetic import is_synthetic, parse, synthetic_prepared
 
     if is_synthetic(source):
-        return synthetic_prepared(parse(source), index=index, embeddings_dtype=embeddings_dtype,
-                                  cache_dir=cache_dir or default_cache_dir())
-
-    minority = list(minority) if minority else None
-    return prepare(source, text_col=text_col, label_col=label_col, minority=minority,
-                   drop_invalid=drop_invalid, cache_dir=cache_dir, embeddings=embeddings,
-                   index=index, embeddings_dtype=embeddings_dtype, progress=False)
+        return synthetic_prepared(parse(source), options.replace(
+            cache_dir=options.cache_dir or default_cache_dir()))
+    return prepare(source, options, progress=False)
 
 
 def _after_load(make):
@@ -73,8 +74,7 @@ def _after_load(make):
     return pn.panel(make, defer_load=True, sizing_mode="stretch_width")
 
 
-def show(source="sample", *, text_col="text", label_col="label", minority=None, index="auto",
-         **settings):
+def show(source="sample", options=None, **settings):
     """The explorer on ``source`` in one call: load (cached) and build the app.
 
     Parameters
@@ -83,14 +83,12 @@ def show(source="sample", *, text_col="text", label_col="label", minority=None, 
         ``"sample"`` (shipped), ``"brown"`` / ``"wordnet"`` (after ``anchoral fetch``),
         ``"synthetic:N"``, or a ``.csv`` / ``.parquet`` / ``.jsonl`` file with a text and a
         label column.
-    text_col, label_col : str
-        The columns of a file.
-    minority : list of str, optional
-        Minority class names (default: inferred, as ``anchoral prepare`` does).
-    index : {"auto", "exact", "ivf", "hnsw"}
-        The vector index.
+    options : PrepareOptions, optional
+        How to load the pool (:class:`~explorer.options.PrepareOptions`).
     **settings
-        Initial settings of the session (``filters=["anchoral", "full"]``, ``query_size=25``,
+        Any :class:`~explorer.options.PrepareOptions` field (``text_col``, ``label_col``,
+        ``minority``, ``index``, ...; combined with ``options``), and the initial settings of
+        the session (``filters=["anchoral", "full"]``, ``query_size=25``,
         ``strategy="badge"``, ...): see :class:`~explorer.ui.state.ExplorerState`.
 
     Returns
@@ -98,9 +96,9 @@ def show(source="sample", *, text_col="text", label_col="label", minority=None, 
     ExplorerApp
         Display it as a cell's last expression; drive it from code through ``app.state``.
     """
-    options = dict(text_col=text_col, label_col=label_col, index=index)
-    prepared = load_prepared(str(source), minority=tuple(minority) if minority else None,
-                             **options)
+    keywords = {k: settings.pop(k) for k in PrepareOptions.names() if k in settings}
+    options = PrepareOptions.of(options, **keywords)
+    prepared = load_prepared(str(source), options)
     name = str(source)
     return ExplorerApp(prepared, dataset=name, datasets=[name], load_options=options,
                        **settings)
@@ -119,8 +117,9 @@ class ExplorerApp(pn.viewable.Viewer):
         The name of ``prepared`` among ``datasets``.
     experiment_factory : callable, optional
         Passed to :class:`ExplorerState` (tests inject a stub engine here).
-    load_options : dict, optional
-        How ``dataset`` was loaded (columns, embeddings, index): stored in saved sessions.
+    load_options : PrepareOptions or dict, optional
+        How ``dataset`` was loaded (:class:`~explorer.options.PrepareOptions`): another
+        dataset chosen in the page is loaded with the same options.
     session_dir : str, optional
         A session directory to open (resume) when the page loads (``anchoral serve --session``).
     session_root : str, None or False
@@ -142,7 +141,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self._session_root = session_root
         self._factory = experiment_factory
         self._settings = settings
-        self._load_options = dict(load_options or {})
+        self._load_options = PrepareOptions.of(load_options)
         self._datasets = list(datasets or [dataset])
         self._dataset = dataset
         self._loading = pn.pane.Alert("", alert_type="info", visible=False,
@@ -169,7 +168,6 @@ class ExplorerApp(pn.viewable.Viewer):
         st = self.state
         st.source = self._dataset
         st.session_root = self._session_root  # where the page may open or save sessions
-        st.load_options = {k: v for k, v in self._load_options.items() if k != "minority"}
         self.controls = ControlsView(state=st, datasets=self._datasets, dataset=self._dataset)
         self.controls.dataset_select.param.watch(self._dataset_changed, "value")
         self.map = MapView(state=st)
@@ -223,13 +221,11 @@ class ExplorerApp(pn.viewable.Viewer):
                        dynamic=True, sizing_mode="stretch_width")
 
     @classmethod
-    def from_data(cls, source, *, text_col="text", label_col="label", minority=None,
-                  index="auto", **settings) -> "ExplorerApp":
+    def from_data(cls, source, options=None, **settings) -> "ExplorerApp":
         """The explorer on a file or built-in pool in one call (see
         :func:`show`): ``ExplorerApp.from_data("my.csv", text_col="body",
         label_col="tag", filters=["anchoral", "full"])``."""
-        return show(source, text_col=text_col, label_col=label_col, minority=minority,
-                    index=index, **settings)
+        return show(source, options, **settings)
 
     # ------------------------------------------------------- verbs on the session, from code
     def fork(self, strategy=None, **params) -> str:
@@ -272,7 +268,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
         def work():
             try:
-                prepared = load_prepared(source, **self._load_options)
+                prepared = load_prepared(source, self._load_options)
             except Exception as err:  # shown in the page; the previous pool stays
                 msg = str(err)
                 schedule(lambda: self._loaded(source, None, msg))

@@ -46,14 +46,15 @@ class EngineDriver:
         self.pool_minority_share = float(self.experiment.pool_minority_share)
 
     @classmethod
-    def open(cls, path, prepared, progress=None, wait_s=0.0) -> EngineDriver:
+    def open(cls, path, prepared, progress=None, wait_s=0.0, manifest=None) -> EngineDriver:
         """A driver over the saved session in ``path`` (replayed to where it stopped); waits up
         to ``wait_s`` seconds for its writer lock, then raises
-        :class:`~explorer.exceptions.SessionLockedError`."""
+        :class:`~explorer.exceptions.SessionLockedError`. ``manifest``: the session's
+        ``session.json`` already read and checked (:func:`explorer.store.check_session`)."""
         from ..store import open_session
 
         return cls(prepared, session=open_session(path, prepared=prepared, progress=progress,
-                                                  wait_s=wait_s))
+                                                  wait_s=wait_s, manifest=manifest))
 
     # ------------------------------------------------------------------------ the session
     @property

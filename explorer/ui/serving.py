@@ -49,13 +49,14 @@ def app_options(argv, env=None) -> dict:
 
 
 def options_from_args(args, env=None) -> dict:
+    """The server's options: ``source``, ``options`` (the pool's
+    :class:`~explorer.options.PrepareOptions`), ``settings`` (the app's start settings),
+    ``datasets``, ``threads``, ``session`` and ``session_root``."""
+    from ..options import PrepareOptions
+
     env = env or {}
     source = args.data or env.get("ANCHORAL_DATA") or "sample"
-    load = dict(text_col=args.text_col, label_col=args.label_col,
-                minority=tuple(args.minority) if args.minority else None,
-                cache_dir=args.cache_dir, embeddings=args.embeddings, index=args.index,
-                drop_invalid=bool(getattr(args, "drop_invalid", False)),
-                embeddings_dtype=getattr(args, "embeddings_dtype", "float32"))
+    options = PrepareOptions.from_args(args)
     filters = [f.strip().lower() for f in args.filters.split(",") if f.strip()]
     unknown = [f for f in filters if f not in FILTERS]
     if unknown or not filters:
@@ -70,7 +71,7 @@ def options_from_args(args, env=None) -> dict:
     root = getattr(args, "session_root", None)
     from ..threads import resolve as resolve_threads
 
-    return {"source": source, "load": load, "settings": settings, "datasets": datasets,
+    return {"source": source, "options": options, "settings": settings, "datasets": datasets,
             "threads": resolve_threads(getattr(args, "threads", None), env),
             "session": str(Path(session).expanduser().resolve()) if session else None,
             "session_root": str(Path(root).expanduser().resolve()) if root else None}
@@ -82,17 +83,14 @@ def ensure_session(path, prepared, opts) -> str:
     Raises :class:`~explorer.exceptions.SessionError` (a foreign or corrupted directory, or
     another dataset: :func:`explorer.store.check_dataset`) before the server starts.
     """
-    from ..store import check_dataset, create_session, data_spec_of, read_manifest
+    from ..store import check_session, create_session, data_spec_of
     from ..settings import experiment_kwargs
 
     p = Path(path)
     if (p / "session.json").exists():
-        check_dataset(read_manifest(p), prepared, p)
+        check_session(p, prepared)
         return str(p)
-    load = opts["load"]
-    spec = data_spec_of(prepared, opts["source"], load.get("text_col", "text"),
-                        load.get("label_col", "label"), load.get("embeddings"),
-                        load.get("index", "auto"))
+    spec = data_spec_of(prepared, opts["source"], opts["options"])
     st = opts["settings"]
     runs = [(f, st["strategy"]) for f in st["filters"]]
     create_session(p, prepared, spec, runs, **experiment_kwargs(st, prepared.dataset)).close()

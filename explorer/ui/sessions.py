@@ -17,7 +17,7 @@ from ..exceptions import ExplorerError, ParameterError, SessionError, SessionLoc
 from ..session_files import interrupted, resolve_session_dir
 from ..registry import FILTERS
 from ..runs import RunKey
-from ..store import check_dataset, data_spec_of, read_manifest
+from ..store import check_session, data_spec_of
 from .engine import EngineDriver
 from .jobs import bind
 from .settings_state import SETTINGS
@@ -29,11 +29,9 @@ LOCK_WAIT = 12.0
 
 
 def data_spec(state: ExplorerState) -> dict:
-    """How the state's pool was loaded, as a session stores it (``session.json``'s dataset)."""
-    opts = state.load_options
-    return data_spec_of(state.prepared_for_settings, state.source,
-                        opts.get("text_col", "text"), opts.get("label_col", "label"),
-                        opts.get("embeddings"), opts.get("index", "auto"))
+    """How the state's pool was loaded, as a session stores it (``session.json``'s dataset):
+    the pool's own :class:`~explorer.options.PrepareOptions` (``Prepared.options``)."""
+    return data_spec_of(state.prepared_for_settings, state.source)
 
 
 def session_path(state: ExplorerState, path) -> str:
@@ -98,8 +96,7 @@ def open_session(state: ExplorerState, path, schedule, lock_wait=LOCK_WAIT,
             raise ParameterError("Give the directory of a saved session to open.")
         if typed:
             path = session_path(state, path)
-        doc = read_manifest(path)
-        check_dataset(doc, state.prepared, path)
+        doc = check_session(path, state.prepared)  # read and checked once, passed down
     except ExplorerError as err:
         job.error = str(err)
         return False
@@ -120,7 +117,8 @@ def open_session(state: ExplorerState, path, schedule, lock_wait=LOCK_WAIT,
                           f"Replaying the session: {done} of {total} rounds"))
 
         try:
-            driver = EngineDriver.open(path, prepared, progress=progress, wait_s=lock_wait)
+            driver = EngineDriver.open(path, prepared, progress=progress, wait_s=lock_wait,
+                                       manifest=doc)
         except SessionLockedError as err:
             raise SessionLockedError(
                 f"session {err.path} is open for writing by another process ({err.holder}), "

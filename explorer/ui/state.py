@@ -87,7 +87,6 @@ class ExplorerState(SettingsState):
         self._proba_cache = {}
         self._quiet = False
         self.source = getattr(ds, "source", "") or ds.name
-        self.load_options: dict = {}
         self.param.watch(self._settings_changed, list(SETTINGS))
         self.param.watch(self._run_changed, "run")
 

@@ -73,9 +73,8 @@ def _generate(n, dim, minority_share, random_state, dtype, cache):
             np.load(lab, allow_pickle=False), np.load(gen, allow_pickle=False))
 
 
-def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, random_state=0,
-                       index="auto", projection="umap", cache_dir=None,
-                       embeddings_dtype="float32", progress=False):
+def synthetic_prepared(n=100_000, options=None, *, dim=384, minority_share=0.02, texts=None,
+                       projection="umap", progress=False, **keywords):
     """A :class:`~explorer.prepare.Prepared` pool of ``n`` synthetic rows, two classes.
 
     Parameters
@@ -86,12 +85,13 @@ def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, r
         Embedding dimension (384, as all-MiniLM-L6-v2).
     minority_share : float
         Share of the minority class ("rare").
+    options : PrepareOptions, optional
+        The pool's options (:class:`~explorer.options.PrepareOptions`); ``keywords`` (any of
+        its fields) are applied over them. Read here: ``random_state`` (seed of the vectors
+        and of UMAP), ``index`` (:func:`explorer.index.build_index`), ``cache_dir`` and
+        ``embeddings_dtype`` (below).
     texts : sequence of str, optional
         Texts to cycle through instead of the generated ones (e.g. hostile markup in tests).
-    random_state : int
-        Seed of the vectors and of UMAP.
-    index : str
-        Passed to :func:`explorer.index.build_index`.
     projection : {"umap", "generated"}
         ``"umap"``: 2-D coordinates by :func:`explorer.projection.project` (fitted on a sample
         of 20,000 rows above 50,000 rows, the rest transformed), as for a real pool.
@@ -107,8 +107,13 @@ def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, r
     """
     from ..data import Dataset
     from ..index import build_index
+    from ..options import PrepareOptions
     from ..prepare import Prepared
     from ..projection import project
+
+    options = PrepareOptions.of(options, **keywords)
+    index, cache_dir = options.index, options.cache_dir
+    random_state, embeddings_dtype = options.random_state, options.embeddings_dtype
 
     if projection not in PROJECTIONS:
         raise ParameterError(f"projection={projection!r} is unknown; use one of "
@@ -149,4 +154,4 @@ def synthetic_prepared(n=100_000, *, dim=384, minority_share=0.02, texts=None, r
         timings["project"] = time.perf_counter() - t0
     return Prepared(dataset=dataset, embeddings=X, coords=coords, index=nn,
                     cache_dir=cache if cache is not None else Path("."), timings=timings,
-                    sources=sources)
+                    sources=sources, options=options)

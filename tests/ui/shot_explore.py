@@ -5,7 +5,9 @@
 Serves the explorer on ``synthetic:N`` with the generator's own 2-D layout (a 1M UMAP layout
 costs ~11 min of CPU; the verbs do not depend on the layout), clicks the row nearest the map's
 centre (its neighbours, from the cached IVF index) and draws a box with the box select tool,
-and prints the server time of the search and the selection's size. ``ANCHORAL_CACHE_DIR``
+then runs 3 rounds of AnchorAL and the full pool (their stop lines and the random band), and
+then labels two texts by hand, undoes one and shows the history; prints the server time of the
+search, the selection's size, the stop lines and the history. ``ANCHORAL_CACHE_DIR``
 keeps the vectors and the index between runs.
 """
 
@@ -76,6 +78,37 @@ def main(n, out):
         page.wait_for_timeout(500)  # the tooltip's fade (a screenshot, not a test)
         print("box:", len(apps[-1].explore.explore.selection), "rows selected")
         page.screenshot(path=f"{out}-selection.png")
+        # when to stop, at 1M: three rounds of AnchorAL and the full pool, their stop lines
+        page.get_by_label("Rounds (Run N)").fill("3")
+        page.get_by_label("Rounds (Run N)").press("Enter")
+        t1 = time.perf_counter()
+        page.get_by_role("button", name="Run N rounds").click()
+        done = page.get_by_text(re.compile(r"Done: 3 rounds in")).first
+        expect(done).to_be_visible()
+        print(f"3 rounds x 2 runs: {time.perf_counter() - t1:.1f} s in the page;", done.inner_text())
+        for line in page.locator(".anchoral-stop-line").all_inner_texts():
+            print("stop:", line.replace("\n", " "))
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(1500)
+        page.locator(".anchoral-curves").screenshot(path=f"{out}-stopping.png")
+        # who labelled what, at 1M: label by hand, two decisions, one undone, the history
+        page.get_by_text("Label by hand (gold labels only for agreement)").click()
+        name = page.get_by_label("Annotator")
+        name.fill("ana")
+        name.press("Enter")
+        page.get_by_role("button", name="Step").click()
+        header = page.locator(".anchoral-queue-header")
+        expect(header).to_contain_text("1 of 25")
+        page.keyboard.press("1")
+        expect(header).to_contain_text("2 of 25")
+        page.keyboard.press("2")
+        expect(header).to_contain_text("3 of 25")
+        page.get_by_role("button", name="↶ Undo").click()
+        expect(header).to_contain_text("2 of 25")
+        rows = page.get_by_role("table", name="History of this text").get_by_role("row")
+        expect(rows).to_have_count(3)
+        print("history:", " | ".join(rows.all_inner_texts()).replace("\n", " "))
+        page.locator(".anchoral-queue").screenshot(path=f"{out}-history.png")
         browser.close()
     server.stop()
 

@@ -136,3 +136,95 @@ def test_box_selection_labelled_with_one_class_in_annotate_mode(page, app_url):
     assert 0 < m <= n
     expect(page.get_by_text(re.compile(r"Label round 2"))).to_be_visible()  # the next batch
     assert page.js_errors == []
+
+
+def _count(card) -> int:
+    count = card.locator(".anchoral-selection-count")
+    expect(count).to_contain_text(re.compile(r"rows selected"))
+    text = count.get_by_text(re.compile("rows selected")).first.inner_text()  # shadow DOM
+    return int(re.search(r"([\d,]+) rows selected", text).group(1).replace(",", ""))
+
+
+_LAYER_XY_JS = """(name) => {
+  const fig = Bokeh.documents[0].get_model_by_name("anchoral-map");
+  const r = fig.renderers.find((r) => r.name === name);
+  if (!r) return null;
+  const d = r.data_source.data;
+  return [Array.from(d.x), Array.from(d.y)];
+}"""
+
+
+def test_lasso_select_counts_the_rows_inside_the_polygon(page, app_url):
+    from explorer.selection import rows_in_polygon
+
+    open_app(page, app_url)
+    card = explore_card(page)
+    coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
+    lo, hi = np.percentile(coords, 25, axis=0), np.percentile(coords, 75, axis=0)
+    mid = (lo + hi) / 2
+    # a triangle: top-left, top-right, bottom-middle (data units)
+    poly = [(lo[0], hi[1]), (hi[0], hi[1]), (mid[0], lo[1])]
+    page.get_by_title("Lasso select rows").click()
+    pts = [page.evaluate(_TO_PAGE_JS, [float(x), float(y)]) for x, y in poly]
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    for a, b in zip(pts, pts[1:] + pts[:1]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+    page.mouse.up()
+    expect(card.locator(".anchoral-selection-count")).to_contain_text(
+        re.compile(r"[\d,]+ rows selected \(lasso\)"))
+    n = _count(card)
+    want = len(rows_in_polygon(coords, [p[0] for p in poly], [p[1] for p in poly]))
+    box = ((coords >= lo) & (coords <= hi)).all(axis=1).sum()
+    assert want < box  # a triangle is not its bounding box
+    assert abs(n - want) <= max(10, 0.05 * want), (n, want)
+    sizes = wait_until(lambda: (s := overlay_sizes(page)).get("Selection") and s,
+                       message="the selection layer")
+    assert sizes["Selection"] == n, sizes
+    assert page.js_errors == []
+
+
+def test_fork_with_selection_labels_the_selected_rows_in_a_new_run(page, app_url):
+    from .test_app import step
+
+    open_app(page, app_url)
+    step(page, 1)
+    card = explore_card(page)
+    coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
+    lo, hi = np.percentile(coords, 40, axis=0), np.percentile(coords, 60, axis=0)
+    box_select(page, lo, hi)
+    expect(card.locator(".anchoral-selection-count")).to_contain_text(
+        re.compile(r"rows selected \(box\)"))
+    n = _count(card)
+    assert n > 0
+    card.get_by_role("button", name="Fork with selection").click()
+    expect(page.get_by_text(re.compile(r"Forked: .*⑂.*@1 \(round 2\)"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"round 2 of 2$"))).to_be_visible()
+    # the fork's round 2 queried exactly rows of the selection (those not labelled before)
+    xy = wait_until(lambda: (v := page.evaluate(_LAYER_XY_JS, "Queried")) and len(v[0]) and v,
+                    message="the fork's queried rows")
+    qx, qy = np.asarray(xy[0]), np.asarray(xy[1])
+    assert 0 < len(qx) <= n
+    pad = 0.02 * (coords.max(axis=0) - coords.min(axis=0))
+    assert ((qx >= lo[0] - pad[0]) & (qx <= hi[0] + pad[0])
+            & (qy >= lo[1] - pad[1]) & (qy <= hi[1] + pad[1])).all()
+    assert page.js_errors == []
+
+
+def test_selection_opened_in_the_labelling_queue_in_annotate_mode(page, app_url):
+    page.goto(f"{app_url}/annotate")
+    expect(page.get_by_text(re.compile(r"Label round 1"))).to_be_visible()
+    card = explore_card(page)
+    coords = np.load(Path(__file__).resolve().parents[2] / "sample_data" / "coords.npy")
+    box_select(page, np.percentile(coords, 48, axis=0), np.percentile(coords, 52, axis=0))
+    expect(card.locator(".anchoral-selection-count")).to_contain_text(
+        re.compile(r"rows selected \(box\)"))
+    n = _count(card)
+    assert 0 < n <= 200  # the queue takes at most 200 rows
+    card.get_by_role("button", name="Open in labelling queue").click()
+    msg = page.get_by_text(re.compile(r"Label the \d+ selected rows \(round 1 of ")).first
+    expect(msg).to_be_visible()
+    m = int(re.search(r"Label the (\d+) selected", msg.inner_text()).group(1))
+    assert 0 < m <= n
+    assert page.js_errors == []

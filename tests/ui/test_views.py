@@ -38,7 +38,7 @@ def test_hover_and_table_show_dataset_text_as_text():
 def test_serve_options():
     opts = app_options(["data.csv", "--minority", "spam", "--filters", "anchoral,seals"])
     assert opts["source"] == "data.csv"
-    assert opts["load"]["minority"] == ("spam",)
+    assert opts["options"].minority == ("spam",)
     assert opts["settings"]["filters"] == ["anchoral", "seals"]
     assert app_options([], {"ANCHORAL_DATA": "synthetic:1000"})["source"] == "synthetic:1000"
     with pytest.raises(ParameterError, match=r"unknown filter\(s\) \['nope'\]"):
