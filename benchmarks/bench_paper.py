@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,9 +49,13 @@ POOLS = {"sample": {}, "brown": {"minority": ["science_fiction", "humor"]},
          "wordnet": {"minority": ["verb.weather", "adj.ppl", "noun.Tops", "noun.motive"]}}
 PAPER_DIR = RESULTS / "paper"
 METRICS = {"f1_auc": "minority-F1 AUC", "share_auc": "minority-share AUC",
-           "final_share": "final minority share", "final_f1": "final minority F1"}
+           "final_share": "final minority share", "final_f1": "final minority F1",
+           "maj_f1_auc": "majority-F1 AUC", "final_maj_f1": "final majority F1"}
 COLORS = {"anchoral": "tab:red", "full": "tab:blue", "randsub": "tab:green", "seals": "tab:purple"}
-DROP = ("anchor_ids", "subpool_ids")  # large list columns, not needed to aggregate
+DROP = ("anchor_ids", "subpool_ids")
+#: where a task's approximate index is cached (default: the base pool's cache);
+#: ``$ANCHORAL_TASK_INDEX_CACHE`` keeps a shared cache untouched
+TASK_INDEX_CACHE = os.environ.get("ANCHORAL_TASK_INDEX_CACHE") or None  # large list columns, not needed to aggregate
 
 
 def parse_seeds(text):
@@ -74,10 +79,23 @@ def _names(text, allowed, what):
     return names
 
 
-def load_pool(name, minority=None, subset=None, index="auto"):
-    """``prepare`` the pool (cached embeddings only); optionally a stratified subset of rows."""
+def load_pool(name, minority=None, subset=None, index="auto", task=None):
+    """``prepare`` the pool (cached embeddings only); optionally a paper-style task of it
+    (a name of :data:`explorer.tasks.TASKS` as ``name``, or ``task`` a spec) and/or a
+    stratified subset of rows. A task slices its base pool's cached vectors."""
     from explorer.prepare import prepare
+    from explorer.tasks import TASKS, derive_prepared
 
+    if name in TASKS:
+        if task is not None:
+            raise SystemExit(f"{name} is already a task; give its base pool with --task")
+        base, task = TASKS[name]
+        p = derive_prepared(load_pool(base, index="exact"), task, index=index, name=name,
+                            cache_dir=TASK_INDEX_CACHE)
+        return _subset(p, subset)
+    if task is not None:
+        return _subset(derive_prepared(load_pool(name, minority, index="exact"), task,
+                                       index=index, cache_dir=TASK_INDEX_CACHE), subset)
     opts = dict(POOLS.get(name, {}))
     if minority:
         opts["minority"] = minority
@@ -97,6 +115,11 @@ def load_pool(name, minority=None, subset=None, index="auto"):
                              f"`anchoral prepare {name}` first")
         source = ds
     p = prepare(source, projection=False, progress=False, index=index)
+    return _subset(p, subset)
+
+
+def _subset(p, subset):
+    """A stratified subset of ``subset`` rows of a prepared pool (its split column kept)."""
     if not subset or subset >= p.dataset.n:
         return p
     from explorer.index import build_index
@@ -115,8 +138,11 @@ def load_pool(name, minority=None, subset=None, index="auto"):
         split=None if ds.split is None else ds.split[keep],
         ids=None if ds.ids is None else ds.ids[keep])
     X = np.ascontiguousarray(p.embeddings[keep])
-    return Prepared(dataset=sub, embeddings=X, coords=None, index=build_index(X, "exact"),
-                    cache_dir=p.cache_dir, sources={**p.sources, "subset": f"{len(keep)} rows"})
+    out = Prepared(dataset=sub, embeddings=X, coords=None, index=build_index(X, "exact"),
+                   cache_dir=p.cache_dir, sources={**p.sources, "subset": f"{len(keep)} rows"})
+    if getattr(p, "task", None) is not None:
+        out.task = p.task
+    return out
 
 
 def run_dir(pool_tag, model_tag, seed):
@@ -171,31 +197,86 @@ def run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_par
                          minority_only=args.minority_only)
         _write_settings(pool_tag, model_tag, p, exp, args)
         for run in exp.runs:
-            sink, fits = [], []
-            _timed(run, sink, fits)
-            t0, c0 = time.perf_counter(), time.process_time()
-            run.start()
-            for r in range(args.rounds):
-                rec = run.step()
-                if (r + 1) % 10 == 0 or r == 0 or args.model == "finetune":
-                    print(f"  {pool_tag} {model_tag} seed {seed} {run.key} round {r + 1}: "
-                          f"share {rec.minority_share:.3f} F1 {rec.minority_f1:.3f} "
-                          f"scored {rec.subpool_size} sel {rec.t_selection:.2f} s "
-                          f"train {rec.t_train:.2f} s [{time.perf_counter() - t0:.0f} s, "
-                          f"load {open('/proc/loadavg').read().split()[0]}]", flush=True)
-            df = run.rounds_frame().drop(columns=list(DROP))
-            df["t_selection_cpu"] = [np.nan] + [c for c, _ in sink]
-            df["n_encoded"] = [np.nan] + [e for _, e in sink]
-            df["t_train_cpu"] = fits
-            df["pool"] = pool_tag
-            out.mkdir(parents=True, exist_ok=True)
             path = out / f"{run.filter_name}-{run.strategy_name}.parquet"
-            tmp = path.with_suffix(".tmp")
-            df.to_parquet(tmp, index=False)
-            tmp.replace(path)
-            print(f"{pool_tag} {model_tag} seed {seed} {run.key}: {args.rounds} rounds in "
-                  f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU "
-                  f"-> {path.relative_to(RESULTS)}", flush=True)
+            if cached_rounds(path) >= args.rounds:
+                continue
+            _one_run(run, path, pool_tag, model_tag, seed, args)
+
+
+def _replay(run, done):
+    """Bring ``run`` to the last round of ``done`` (a checkpoint's rounds table) by labelling the
+    stored batches again (``run.choose``: no selection is computed). Exact for the stateless
+    filters (AnchorAL, RandSub, full pool): every round's selection depends only on the labelled
+    set, the model fitted on it and the ``(seed, round)`` random stream. The model is fitted
+    once, on the last labelled set, and the replayed rounds are not evaluated (their rows come
+    from the checkpoint), so resuming a fine-tuned run costs one training, not one per round."""
+    exp = run.experiment
+    run.start()
+    test_ids = exp.test_ids
+    run._fit = lambda: 0.0          # no training and ...
+    exp.test_ids = test_ids[:0]     # ... no evaluation while replaying
+    try:
+        for ids in done.sort_values("round")["queried_ids"].iloc[1:]:
+            run.choose(np.asarray(ids, np.int64))
+            run.commit()
+    finally:
+        del run._fit
+        exp.test_ids = test_ids
+    run._fit()
+
+
+def _one_run(run, path, pool_tag, model_tag, seed, args):
+    """One (filter, strategy, seed) run to ``args.rounds`` rounds, checkpointed every
+    ``args.checkpoint`` rounds to ``<path>.partial`` and resumed from there (not SEALS, whose
+    cumulative neighbour search depends on when each row was labelled: it restarts)."""
+    partial = path.with_name(path.name + ".partial")
+    sink, fits = [], []
+    done = None
+    if partial.exists() and run.filter_name != "seals":
+        done = pd.read_parquet(partial)
+        t0 = time.perf_counter()
+        _replay(run, done)
+        print(f"  {pool_tag} seed {seed} {run.key}: resumed at round {run.round} "
+              f"({time.perf_counter() - t0:.0f} s to replay)", flush=True)
+    _timed(run, sink, fits)
+    t0, c0 = time.perf_counter(), time.process_time()
+    if done is None:
+        run.start()
+    first = run.round
+
+    def frame():
+        df = run.rounds_frame().drop(columns=list(DROP))
+        new = df[df["round"] > first] if done is not None else df
+        new = new.copy()
+        pad = [] if done is not None else [np.nan]
+        new["t_selection_cpu"] = pad + [c for c, _ in sink]
+        new["n_encoded"] = pad + [e for _, e in sink]
+        new["t_train_cpu"] = fits
+        new["pool"] = pool_tag
+        return new if done is None else pd.concat(
+            [done[done["round"] <= first], new], ignore_index=True)
+
+    def write(target):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        frame().to_parquet(tmp, index=False)
+        tmp.replace(target)
+
+    for r in range(first, args.rounds):
+        rec = run.step()
+        if (r + 1) % 10 == 0 or r == 0 or args.model == "finetune":
+            print(f"  {pool_tag} {model_tag} seed {seed} {run.key} round {r + 1}: "
+                  f"share {rec.minority_share:.3f} F1 {rec.minority_f1:.3f} "
+                  f"scored {rec.subpool_size} sel {rec.t_selection:.2f} s "
+                  f"train {rec.t_train:.2f} s [{time.perf_counter() - t0:.0f} s, "
+                  f"load {open('/proc/loadavg').read().split()[0]}]", flush=True)
+        if args.checkpoint and (r + 1) % args.checkpoint == 0 and r + 1 < args.rounds:
+            write(partial)
+    write(path)
+    partial.unlink(missing_ok=True)
+    print(f"{pool_tag} {model_tag} seed {seed} {run.key}: {args.rounds} rounds in "
+          f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU "
+          f"-> {path.relative_to(RESULTS)}", flush=True)
 
 
 def _write_settings(pool_tag, model_tag, p, exp, args):
@@ -251,6 +332,8 @@ def per_run(df):
                      "share_auc": curve_auc(g["minority_share"].to_numpy()),
                      "final_share": float(g["minority_share"].iloc[-1]),
                      "final_f1": float(g["minority_f1"].iloc[-1]),
+                     "maj_f1_auc": curve_auc(g["majority_f1"].to_numpy()),
+                     "final_maj_f1": float(g["majority_f1"].iloc[-1]),
                      "n_labelled": int(g["n_labelled"].iloc[-1]),
                      "t_sel": float(sel["t_selection"].mean()),
                      "t_sel_cpu": float(sel["t_selection_cpu"].mean()),
@@ -260,6 +343,12 @@ def per_run(df):
                      "scored": float(sel["subpool_size"].mean()),
                      "encoded": float(sel["n_encoded"].mean())})
     return pd.DataFrame(rows)
+
+
+def _miqr(x, d=3):
+    """``median [q25, q75]`` over seeds."""
+    q = np.percentile(np.asarray(x, float), [50, 25, 75])
+    return f"{q[0]:.{d}f} [{q[1]:.{d}f}, {q[2]:.{d}f}]"
 
 
 def _ms(x, d=3):
@@ -278,6 +367,10 @@ def summarise(runs):
             rows.append({"strategy": s, "filter": f, "seeds": len(g),
                          "f1_auc": _ms(g.f1_auc), "final_f1": _ms(g.final_f1),
                          "share_auc": _ms(g.share_auc), "final_share": _ms(g.final_share),
+                         "final_f1_median_iqr": _miqr(g.final_f1),
+                         "final_maj_f1_median_iqr": _miqr(g.final_maj_f1),
+                         "f1_auc_median_iqr": _miqr(g.f1_auc),
+                         "final_share_median_iqr": _miqr(g.final_share),
                          "sel_s_round": f"{g.t_sel.mean():.3f}",
                          "sel_cpu_s_round": f"{g.t_sel_cpu.mean():.3f}",
                          "train_s_round": f"{g.t_train.mean():.3f}",
@@ -286,7 +379,8 @@ def summarise(runs):
                          **({"texts_encoded_round": f"{g.encoded.mean():,.0f}"}
                             if g.encoded.notna().any() else {}),
                          **{f"{k}_mean": float(g[k].mean()) for k in
-                            ("f1_auc", "final_f1", "share_auc", "final_share", "t_sel",
+                            ("f1_auc", "final_f1", "share_auc", "final_share", "maj_f1_auc",
+                             "final_maj_f1", "t_sel",
                              "t_sel_cpu", "scored")}})
     return rows
 
@@ -363,9 +457,14 @@ def aggregate(pool_tag, model_tag, rounds, seeds=None):
         cols.append("texts_encoded_round")
     pcols = ["strategy", "baseline", "metric", "seeds", "anchoral", "baseline_mean", "diff_ci95",
              "p_t", "p_wilcoxon", "wins"]
+    mcols = ["strategy", "filter", "seeds", "final_f1_median_iqr", "final_maj_f1_median_iqr",
+             "f1_auc_median_iqr", "final_share_median_iqr"]
     print(table(rows, cols))
     print()
-    print(table(pairs, pcols))
+    print(table(rows, mcols))
+    print()
+    if pairs:
+        print(table(pairs, pcols))
     md = [f"Pool `{pool_tag}`, model `{model_tag}`: {settings['n_train']:,} training rows, "
           f"{settings['n_test']:,} test rows, {settings['classes']} classes, minority "
           f"{', '.join(settings['minority'])} (pool prior {settings['pool_minority_share']:.4f}); "
@@ -373,11 +472,12 @@ def aggregate(pool_tag, model_tag, rounds, seeds=None):
           f"{settings['n_anchors']} anchors per class, init {settings['init_size']} "
           f"({settings['init_per_minority']} per minority class), {settings['query_size']} per "
           f"round, {rounds} rounds ({settings['init_size'] + rounds * settings['query_size']:,} "
-          "labels).", "", _md(rows, cols), "", _md(pairs, pcols)]
+          "labels).", "", _md(rows, cols), "", "Median [IQR] over seeds:", "", _md(rows, mcols),
+          "", _md(pairs, pcols)]
     (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
     curves = (df.groupby(["filter", "strategy", "round"])
-              [["n_labelled", "minority_share", "minority_f1", "t_selection", "t_selection_cpu",
-                "subpool_size"]].agg(["mean", "std"]))
+              [["n_labelled", "minority_share", "minority_f1", "majority_f1", "t_selection",
+                "t_selection_cpu", "subpool_size"]].agg(["mean", "std", "median"]))
     curves.columns = [f"{a}_{b}" for a, b in curves.columns]
     payload = {"machine": machine(), "settings": settings, "rounds": rounds, "table": rows,
                "paired": pairs, "per_run": runs.to_dict("records"),
@@ -438,6 +538,21 @@ def main(argv=None):
     ap.add_argument("--subset", type=int, help="a stratified subset of this many rows")
     ap.add_argument("--epochs", type=int, help="fine-tuning epochs per round (finetune)")
     ap.add_argument("--class-weight", choices=["balanced"])
+    ap.add_argument("--learning-rate", type=float, help="fine-tuning learning rate (paper: 4e-5)")
+    ap.add_argument("--batch-size", type=int, help="fine-tuning batch size (paper: 32)")
+    ap.add_argument("--max-length", type=int, help="fine-tuning max tokens (paper: 512)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], help="fine-tuning device (default: "
+                    "CUDA when torch sees one)")
+    ap.add_argument("--paper-finetune", action="store_true",
+                    help="the reference code's fine-tuning settings where this model has them: "
+                    "10 epochs, learning rate 4e-5, batch 32 (see docs/paper.md)")
+    ap.add_argument("--task", help="a paper-style task of POOL (binary:CLASS@SHARE, ...; "
+                    "explorer/tasks.py); named tasks (wordnet-binary-1, ...) are POOL names")
+    ap.add_argument("--test-negatives", type=int, help="negatives in a --task's test split "
+                    "(default 5,000, as the reference code)")
+    ap.add_argument("--checkpoint", type=int, default=10,
+                    help="write an unfinished run every N rounds (<run>.parquet.partial) and "
+                    "resume from it (0: never)")
     ap.add_argument("--query-size", type=int, default=25)
     ap.add_argument("--init-size", type=int, default=100)
     ap.add_argument("--init-per-minority", type=int, default=5)
@@ -449,6 +564,8 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the result set's pool folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aggregate-only", action="store_true")
+    ap.add_argument("--no-aggregate", action="store_true",
+                    help="run only; no tables or plots (a queue aggregates once at the end)")
     ap.add_argument("--paired-quality", action="store_true",
                     help="only the paired statistics of results/quality.json (bench_quality.py)")
     args = ap.parse_args(argv)
@@ -459,26 +576,44 @@ def main(argv=None):
     seeds = parse_seeds(args.seeds)
     filters = _names(args.filters, FILTERS, "filters")
     strategies = _names(args.strategies, STRATEGIES, "strategies")
-    pool_tag = Path(args.pool).stem + (f"_sub{args.subset}" if args.subset else "") + \
+    task = None
+    if args.task:
+        from explorer.tasks import parse_task
+
+        task = parse_task(args.task, **({"test_negatives": args.test_negatives}
+                                        if args.test_negatives else {}))
+    data_file = Path(args.pool).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".jsonl",
+                                                   ".ndjson")
+    name = Path(args.pool).stem if data_file else args.pool
+    pool_tag = name + (f"-{task.slug()}" if task else "") + \
+        (f"_sub{args.subset}" if args.subset else "") + \
         ("_minonly" if args.minority_only else "") + args.tag
+    if args.paper_finetune:
+        args.epochs = args.epochs or 10
+        args.learning_rate = args.learning_rate or 4e-5
+        args.batch_size = args.batch_size or 32
     model_params = {}
-    if args.epochs:
-        model_params["epochs"] = args.epochs
-    if args.class_weight:
-        model_params["class_weight"] = args.class_weight
+    for key in ("epochs", "class_weight", "learning_rate", "batch_size", "max_length", "device"):
+        if getattr(args, key):
+            model_params[key] = getattr(args, key)
     model_tag = args.model + (f"_e{args.epochs}" if args.epochs else "") + \
-        ("_balanced" if args.class_weight else "")
+        ("_balanced" if args.class_weight else "") + \
+        (f"_lr{args.learning_rate:g}" if args.learning_rate else "") + \
+        (f"_bs{args.batch_size}" if args.batch_size else "") + \
+        (f"_len{args.max_length}" if args.max_length else "")
     if args.model == "finetune":
         import torch  # noqa: F401  (so limit_threads caps torch too)
     print(limit_threads(args.threads), f"load {open('/proc/loadavg').read().split()[:3]}",
           flush=True)
     if not args.aggregate_only:
         t0 = time.perf_counter()
-        p = load_pool(args.pool, args.minority, args.subset, args.index)
+        p = load_pool(args.pool, args.minority, args.subset, args.index, task)
         print(f"{pool_tag}: {p.dataset.n:,} rows, {len(p.dataset.classes)} classes, index "
               f"{p.index.describe()} ({time.perf_counter() - t0:.0f} s)", flush=True)
         run_pool(p, pool_tag, model_tag, args, seeds, filters, strategies, model_params)
     # --aggregate-only aggregates the seeds asked for; after a run, every seed found
+    if args.no_aggregate and not args.aggregate_only:
+        return None
     aggregate(pool_tag, model_tag, args.rounds, seeds if args.aggregate_only else None)
 
 

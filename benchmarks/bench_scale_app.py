@@ -34,6 +34,18 @@ ACTIONS = [("wheel", -400), ("wheel", -400), ("drag", 150), ("wheel", 400), ("dr
            ("wheel", -300), ("drag", 100), ("wheel", 300), ("drag", -120), ("wheel", -200)]
 
 
+def action_fields(times, actions=ACTIONS):
+    """Which action each time in ``all`` is (``actions``: ``[kind, pixels]`` in order) and the
+    median per kind, e.g. ``{"actions": [["wheel", -400], ...], "wheel_median": ...,
+    "wheel_n": 6, "drag_median": ..., "drag_n": 4}``."""
+    out = {"actions": [list(a) for a in actions]}
+    for kind in sorted({k for k, _ in actions}):
+        mine = [t for t, (k, _) in zip(times, actions) if k == kind]
+        out[f"{kind}_n"] = len(mine)
+        out[f"{kind}_median"] = statistics.median(mine) if mine else None
+    return out
+
+
 def build(n=1_000_000, dtype="float32", index="exact"):
     """Generate (or read) the cached pool and its UMAP; return a result row per step."""
     import resource
@@ -161,7 +173,7 @@ def serve_measure(n=1_000_000, dtype="float32", index="exact", layout="umap", sc
         {"pool": pool, "what": "server start -> listening (cached vectors)", "seconds": t_server},
         {"pool": pool, "what": "first page load -> map drawn", "seconds": first},
         {"pool": pool, "what": f"pan/zoom -> re-rasterised map (median of {len(times)})",
-         "seconds": statistics.median(times), "all": times},
+         "seconds": statistics.median(times), "all": times, **action_fields(times)},
         {"pool": pool, "what": "pan/zoom (max)", "seconds": max(times)},
         {"pool": pool, "what": "server CPU per pan/zoom (mean)", "seconds": cpu},
         {"pool": pool, "what": "one Step (incl. round-0 training)", "seconds": step},

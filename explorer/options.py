@@ -52,6 +52,11 @@ class PrepareOptions:
     partition_size : int, optional
         Texts per embedding task on a Dask cluster (``None``:
         :data:`explorer.distributed.PARTITION_SIZE`).
+    task : str, optional
+        A paper-style task of the pool (:mod:`explorer.tasks`), e.g. ``"binary:noun.food@1%"``:
+        stored in its canonical spelling (:meth:`explorer.tasks.TaskSpec.describe`); a
+        :class:`~explorer.tasks.TaskSpec` is taken when its test split and seed are the
+        defaults (other ones: :func:`explorer.tasks.derive_prepared`). ``None``: the pool itself.
 
     Every value is checked when the object is made (a :class:`~explorer.exceptions.ParameterError`
     naming the option); :meth:`replace` makes a changed, checked copy.
@@ -75,6 +80,7 @@ class PrepareOptions:
     projection: bool = True
     random_state: int = 0
     partition_size: int | None = None
+    task: str | None = None
 
     def __post_init__(self):
         from .embed import check_dtype
@@ -103,6 +109,10 @@ class PrepareOptions:
         fix(self, "random_state", check_int("random_state", self.random_state, minimum=0))
         if self.partition_size is not None:
             fix(self, "partition_size", check_int("partition_size", self.partition_size))
+        if self.task is not None:
+            from .tasks import task_option
+
+            fix(self, "task", task_option(self.task))
 
     @classmethod
     def names(cls) -> tuple:
@@ -153,7 +163,7 @@ class PrepareOptions:
         :meth:`to_spec`) was prepared with; a key the session lacks keeps its default."""
         spec = dict(spec or {})
         keys = ("text_col", "label_col", "minority", "drop_invalid", "embeddings", "index",
-                "embeddings_dtype")
+                "embeddings_dtype", "task")
         values = {k: spec[k] for k in keys if spec.get(k) is not None}
         if not values.get("minority"):
             values.pop("minority", None)
@@ -170,7 +180,8 @@ class PrepareOptions:
         return {"text_col": self.text_col, "label_col": self.label_col,
                 "embeddings": None if self.embeddings is None else
                 str(Path(self.embeddings).expanduser().resolve()),
-                "index": self.index, "embeddings_dtype": self.embeddings_dtype}
+                "index": self.index, "embeddings_dtype": self.embeddings_dtype,
+                **({"task": self.task} if self.task is not None else {})}
 
 
 def _minority(value):

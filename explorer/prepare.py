@@ -134,8 +134,18 @@ def prepare(source, options=None, *, encoder=None, progress=True, client=None,
     ------
     ParameterError
         For an unknown or invalid option (named, with the allowed values).
+
+    Notes
+    -----
+    ``options.task`` (``"binary:noun.food@1%"``, :mod:`explorer.tasks`) derives a paper-style
+    task from the pool: the pool is prepared as usual and sliced, never embedded again. A named
+    task (``source="wordnet-binary-1"``, :data:`explorer.tasks.TASKS`) needs none.
     """
     opts = PrepareOptions.of(options, **keywords)
+    from .tasks import is_task_name, prepare_task
+
+    if opts.task is not None or is_task_name(source):
+        return prepare_task(source, opts, encoder=encoder, progress=progress, client=client)
     minority = list(opts.minority) if opts.minority else None
     text_col, label_col, drop_invalid = opts.text_col, opts.label_col, opts.drop_invalid
     embeddings, index, projection = opts.embeddings, opts.index, opts.projection

@@ -35,6 +35,10 @@ ALLOWED = {
     ("explorer/ui/synthetic.py", "synthetic_prepared", "projection"): "another option: the "
     "layout ('umap' or 'generated'), not on/off",
     ("explorer/prepare.py", ".get", "index"): "Prepared.sources['index'], not the option",
+    ("explorer/tasks.py", "binary_task", "random_state"): "a task's own test-split and cut "
+    "seed, not UMAP's",
+    ("explorer/tasks.py", "multi_minority_task", "random_state"): "a task's own test-split and "
+    "cut seed, not UMAP's",
 }
 
 
