@@ -84,7 +84,8 @@ def load_pool(name, minority=None, subset=None, index="auto", task=None):
     (a name of :data:`explorer.tasks.TASKS` as ``name``, or ``task`` a spec) and/or a
     stratified subset of rows. A task slices its base pool's cached vectors."""
     from explorer.prepare import prepare
-    from explorer.tasks import TASKS, derive_prepared
+    from explorer.prepare import derive_prepared
+    from explorer.tasks import TASKS
 
     if name in TASKS:
         if task is not None:

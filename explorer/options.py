@@ -56,7 +56,7 @@ class PrepareOptions:
         A paper-style task of the pool (:mod:`explorer.tasks`), e.g. ``"binary:noun.food@1%"``:
         stored in its canonical spelling (:meth:`explorer.tasks.TaskSpec.describe`); a
         :class:`~explorer.tasks.TaskSpec` is taken when its test split and seed are the
-        defaults (other ones: :func:`explorer.tasks.derive_prepared`). ``None``: the pool itself.
+        defaults (other ones: :func:`explorer.prepare.derive_prepared`). ``None``: the pool itself.
 
     Every value is checked when the object is made (a :class:`~explorer.exceptions.ParameterError`
     naming the option); :meth:`replace` makes a changed, checked copy.

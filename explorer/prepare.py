@@ -16,6 +16,7 @@ import numpy as np
 
 from .data import Dataset, load_dataset
 from ._io import save_array, write_atomic
+from .exceptions import ParameterError
 from .embed import PrecomputedEmbeddings, SentenceEncoder, embed, normalize
 from .index import NeighborIndex, build_index
 from .options import PrepareOptions
@@ -142,7 +143,7 @@ def prepare(source, options=None, *, encoder=None, progress=True, client=None,
     task (``source="wordnet-binary-1"``, :data:`explorer.tasks.TASKS`) needs none.
     """
     opts = PrepareOptions.of(options, **keywords)
-    from .tasks import is_task_name, prepare_task
+    from .tasks import is_task_name
 
     if opts.task is not None or is_task_name(source):
         return prepare_task(source, opts, encoder=encoder, progress=progress, client=client)
@@ -240,3 +241,87 @@ def build_sample_vectors(random_state=0) -> Path:
     write_atomic(SAMPLE_DIR / "manifest.json",
                  lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
     return SAMPLE_DIR
+
+
+def derive_prepared(prepared, task, *, index=None, name=None, cache_dir=None):
+    """The task's :class:`~explorer.prepare.Prepared`, sliced from its base pool's.
+
+    The base pool's vectors and UMAP coordinates are sliced (no text is embedded again); the
+    task gets its own vector index over its rows (an approximate one is cached under
+    ``cache_dir``, keyed by the sliced vectors). The base's own index is not used (prepare the
+    base with ``index="exact"``: nothing to build).
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The base pool, prepared (:func:`explorer.prepare.prepare`).
+    task : Task, TaskSpec or str
+        A derived task of ``prepared.dataset`` or its spec.
+    index : str, optional
+        The task's index kind (``None``: :class:`~explorer.options.PrepareOptions`'s default).
+    name : str, optional
+        The task dataset's name.
+    cache_dir : str or Path, optional
+        Where the task's approximate index is cached (default: the base pool's cache).
+    """
+    import time
+    from pathlib import Path
+
+    from .tasks import Task, derive_task, parse_task
+
+    index = PrepareOptions().index if index is None else index
+    if not isinstance(task, Task):
+        task = derive_task(prepared.dataset, task, name=name)
+    rows = task.rows
+    t0 = time.perf_counter()
+    X = np.ascontiguousarray(prepared.embeddings[rows])
+    coords = None if prepared.coords is None else np.ascontiguousarray(prepared.coords[rows])
+    t_slice = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cache_dir = Path(cache_dir) if cache_dir is not None else prepared.cache_dir
+    nn = build_index(X, kind=index, cache_dir=cache_dir)
+    timings = {**prepared.timings, "task": t_slice, "index": time.perf_counter() - t0}
+    sources = {**prepared.sources,
+               "embeddings": f"{len(rows):,} rows of {task.base_name}'s "
+                             f"({prepared.sources.get('embeddings') or 'computed'})",
+               "index": getattr(nn, "source_", "computed"), "task": task.spec.describe()}
+    if coords is not None:
+        sources["coords"] = f"rows of {task.base_name}'s ({prepared.sources.get('coords')})"
+    opts = getattr(prepared, "options", None)
+    extra = {} if opts is None else {"options": opts.replace(task=task.spec.describe(),
+                                                             index=index)
+                                     if task.spec == parse_task(task.spec.describe()) else opts}
+    out = Prepared(dataset=task.dataset, embeddings=X, coords=coords, index=nn,
+                   cache_dir=prepared.cache_dir, timings=timings, sources=sources,
+                   client=prepared.client, encoder=prepared.encoder, **extra)
+    out.task = task
+    return out
+
+
+def prepare_task(source, options=None, *, encoder=None, progress=True, client=None,
+                 **keywords):
+    """:func:`explorer.prepare.prepare` of a task: ``source`` a named task (:data:`TASKS`), or a
+    pool with ``options.task``; the base pool is prepared (cached embeddings reused, an exact
+    index: nothing to build) and sliced by :func:`derive_prepared`.
+
+    Parameters are those of :func:`explorer.prepare.prepare`.
+    """
+    from .tasks import TASKS, is_task_name
+
+    opts = PrepareOptions.of(options, **keywords)
+    name, spec = None, opts.task
+    if is_task_name(source):
+        if spec is not None:
+            raise ParameterError(f"{source!r} is already a task; give its base pool with "
+                                 f"task={spec!r}, or the task name alone", param="task",
+                                 value=spec)
+        name, (source, spec) = source, TASKS[source]
+    elif spec is None:
+        raise ParameterError(f"source={source!r} is not a named task ({', '.join(TASKS)}); "
+                             "give a pool and task='binary:CLASS@SHARE'", param="task",
+                             value=None)
+    base = prepare(source, opts.replace(task=None, index="exact"), encoder=encoder,
+                   progress=progress, client=client)
+    out = derive_prepared(base, spec, index=opts.index, name=name)
+    out.options = opts
+    return out

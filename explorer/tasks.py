@@ -22,7 +22,7 @@ share applies to the training pool only, as in the reference code (the test spli
 positives). When the pool has a ``split`` column, its test rows are the test part instead (every
 positive kept, negatives cut to ``test_negatives``), exactly as the reference code does.
 
-A task is a **row subset and a relabelling of its base pool**: :func:`derive_prepared` slices the
+A task is a **row subset and a relabelling of its base pool**: :func:`explorer.prepare.derive_prepared` slices the
 base pool's cached vectors and UMAP coordinates (nothing is embedded again) and builds the task's
 own vector index. Named tasks (:data:`TASKS`) work wherever a dataset name does
 (``anchoral prepare wordnet-binary-1``), and any pool takes a task spelled on the command line:
@@ -393,104 +393,17 @@ def is_task_name(name) -> bool:
     return isinstance(name, str) and name in TASKS
 
 
-def derive_prepared(prepared, task, *, index=None, name=None, cache_dir=None):
-    """The task's :class:`~explorer.prepare.Prepared`, sliced from its base pool's.
-
-    The base pool's vectors and UMAP coordinates are sliced (no text is embedded again); the
-    task gets its own vector index over its rows (an approximate one is cached under
-    ``cache_dir``, keyed by the sliced vectors). The base's own index is not used (prepare the
-    base with ``index="exact"``: nothing to build).
-
-    Parameters
-    ----------
-    prepared : Prepared
-        The base pool, prepared (:func:`explorer.prepare.prepare`).
-    task : Task, TaskSpec or str
-        A derived task of ``prepared.dataset`` or its spec.
-    index : str, optional
-        The task's index kind (``None``: :class:`~explorer.options.PrepareOptions`'s default).
-    name : str, optional
-        The task dataset's name.
-    cache_dir : str or Path, optional
-        Where the task's approximate index is cached (default: the base pool's cache).
-    """
-    import time
-    from pathlib import Path
-
-    from .index import build_index
-    from .options import PrepareOptions
-    from .prepare import Prepared
-
-    index = PrepareOptions().index if index is None else index
-    if not isinstance(task, Task):
-        task = derive_task(prepared.dataset, task, name=name)
-    rows = task.rows
-    t0 = time.perf_counter()
-    X = np.ascontiguousarray(prepared.embeddings[rows])
-    coords = None if prepared.coords is None else np.ascontiguousarray(prepared.coords[rows])
-    t_slice = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cache_dir = Path(cache_dir) if cache_dir is not None else prepared.cache_dir
-    nn = build_index(X, kind=index, cache_dir=cache_dir)
-    timings = {**prepared.timings, "task": t_slice, "index": time.perf_counter() - t0}
-    sources = {**prepared.sources,
-               "embeddings": f"{len(rows):,} rows of {task.base_name}'s "
-                             f"({prepared.sources.get('embeddings') or 'computed'})",
-               "index": getattr(nn, "source_", "computed"), "task": task.spec.describe()}
-    if coords is not None:
-        sources["coords"] = f"rows of {task.base_name}'s ({prepared.sources.get('coords')})"
-    opts = getattr(prepared, "options", None)
-    extra = {} if opts is None else {"options": opts.replace(task=task.spec.describe(),
-                                                             index=index)
-                                     if task.spec == parse_task(task.spec.describe()) else opts}
-    out = Prepared(dataset=task.dataset, embeddings=X, coords=coords, index=nn,
-                   cache_dir=prepared.cache_dir, timings=timings, sources=sources,
-                   client=prepared.client, encoder=prepared.encoder, **extra)
-    out.task = task
-    return out
-
-
-def prepare_task(source, options=None, *, encoder=None, progress=True, client=None,
-                 **keywords):
-    """:func:`explorer.prepare.prepare` of a task: ``source`` a named task (:data:`TASKS`), or a
-    pool with ``options.task``; the base pool is prepared (cached embeddings reused, an exact
-    index: nothing to build) and sliced by :func:`derive_prepared`.
-
-    Parameters are those of :func:`explorer.prepare.prepare`.
-    """
-    from .options import PrepareOptions
-    from .prepare import prepare
-
-    opts = PrepareOptions.of(options, **keywords)
-    name, spec = None, opts.task
-    if is_task_name(source):
-        if spec is not None:
-            raise ParameterError(f"{source!r} is already a task; give its base pool with "
-                                 f"task={spec!r}, or the task name alone", param="task",
-                                 value=spec)
-        name, (source, spec) = source, TASKS[source]
-    elif spec is None:
-        raise ParameterError(f"source={source!r} is not a named task ({', '.join(TASKS)}); "
-                             "give a pool and task='binary:CLASS@SHARE'", param="task",
-                             value=None)
-    base = prepare(source, opts.replace(task=None, index="exact"), encoder=encoder,
-                   progress=progress, client=client)
-    out = derive_prepared(base, spec, index=opts.index, name=name)
-    out.options = opts
-    return out
-
-
 def task_option(value) -> str:
     """The canonical spelling of a task for :class:`~explorer.options.PrepareOptions` (its one
     check): a spelling or a :class:`TaskSpec` with the default test split and seed."""
     spec = parse_task(value)
     if spec != parse_task(spec.describe()):
         raise ParameterError(f"task={value!r}: a prepare option holds the spelling only (default "
-                             f"test split and seed); use explorer.tasks.derive_prepared for "
+                             f"test split and seed); use explorer.prepare.derive_prepared for "
                              "other ones", param="task", value=value)
     return spec.describe()
 
 
 __all__ = ["TaskSpec", "Task", "parse_task", "derive_task", "binary_task", "multi_minority_task",
-           "derive_prepared", "prepare_task", "task_option", "TASKS", "is_task_name", "OTHERS", "TEST_NEGATIVES",
+           "task_option", "TASKS", "is_task_name", "OTHERS", "TEST_NEGATIVES",
            "TEST_FRACTION"]

@@ -10,7 +10,8 @@ from explorer.data import Dataset
 from explorer.exceptions import DataError, ParameterError
 from explorer.experiment import Experiment
 from explorer.prepare import Prepared
-from explorer.tasks import (OTHERS, TASKS, TaskSpec, binary_task, derive_prepared, derive_task,
+from explorer.prepare import derive_prepared
+from explorer.tasks import (OTHERS, TASKS, TaskSpec, binary_task, derive_task,
                             multi_minority_task, parse_task)
 from tests.conftest import make_prepared
 
@@ -267,10 +268,10 @@ def test_prepare_options_hold_the_task_spelling():
     with pytest.raises(ParameterError, match=r"^task 'binary:a@x': share 'x' is not a number"):
         PrepareOptions(task="binary:a@x")
     with pytest.raises(ParameterError, match=r"a prepare option holds the spelling only \(default "
-                                             r"test split and seed\); use explorer.tasks."
+                                             r"test split and seed\); use explorer.prepare."
                                              r"derive_prepared for other ones$"):
         PrepareOptions(task=parse_task("binary:a@1%", random_state=3))
-    from explorer.tasks import prepare_task
+    from explorer.prepare import prepare_task
 
     with pytest.raises(ParameterError, match=r"^source='sample' is not a named task"):
         prepare_task("sample")
