@@ -108,13 +108,19 @@ def main(n, out):
 
 
 def _history(page, port, out):
-    """Who labelled what, at 1M: label by hand, two decisions, one undone, the history."""
-    from playwright.sync_api import expect
-
+    """Who labelled what, at 1M: the hand-labelling route, then :func:`label_undo_history`."""
     from tests.ui.conftest import drawn_pixels, wait_until
 
     page.goto(f"http://127.0.0.1:{port}/hand")
     wait_until(lambda: drawn_pixels(page) > 2000, timeout=300, message="the map")
+    label_undo_history(page, out)
+
+
+def label_undo_history(page, out):
+    """On a hand-labelling page: "ana" labels two texts, undoes the second; prints the history
+    and saves the queue as ``{out}-history.png``."""
+    from playwright.sync_api import expect
+
     name = page.get_by_label("Annotator")
     name.fill("ana")
     name.press("Enter")
@@ -130,7 +136,10 @@ def _history(page, port, out):
     rows = page.get_by_role("table", name="History of this text").get_by_role("row")
     expect(rows).to_have_count(3)
     print("history:", " | ".join(rows.all_inner_texts()).replace("\n", " "))
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(800)
     page.locator(".anchoral-queue").screenshot(path=f"{out}-history.png")
+
 
 if __name__ == "__main__":
     HISTORY_ONLY = "--history-only" in sys.argv

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.ui.conftest import overlay_sizes, wait_until  # noqa: E402
 from tests.ui.measure_app import browser, open_map, serve  # noqa: E402
+from tests.ui.shot_explore import label_undo_history  # noqa: E402
 from tests.ui.test_explore import _TO_PAGE_JS, box_select  # noqa: E402
 
 
@@ -94,23 +95,7 @@ def by_hand(pw, out):
         page.set_default_timeout(600_000)
         expect.set_options(timeout=600_000)
         open_map(page, url)
-        name = page.get_by_label("Annotator")
-        name.fill("ana")
-        name.press("Enter")
-        page.get_by_role("button", name="Step").click()
-        header = page.locator(".anchoral-queue-header")
-        expect(header).to_contain_text("1 of 25")
-        page.keyboard.press("1")
-        expect(header).to_contain_text("2 of 25")
-        page.keyboard.press("2")
-        expect(header).to_contain_text("3 of 25")
-        page.get_by_role("button", name="↶ Undo").click()
-        expect(header).to_contain_text("2 of 25")
-        rows = page.get_by_role("table", name="History of this text").get_by_role("row")
-        expect(rows).to_have_count(3)
-        print("history:", " | ".join(rows.all_inner_texts()).replace("\n", " "))
-        quiet(page)
-        page.locator(".anchoral-queue").screenshot(path=f"{out}-history.png")
+        label_undo_history(page, out)
     finally:
         proc.terminate()
         proc.wait()
