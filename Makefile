@@ -36,7 +36,7 @@ app: install
 	$(VENV)/bin/anchoral serve sample --port $(PORT) --show
 
 test: install browser
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rsR
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not ui"

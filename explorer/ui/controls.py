@@ -109,9 +109,31 @@ class ControlsView(pn.viewable.Viewer):
         self.error = pn.pane.Alert(job.param.error.rx.pipe(html.escape), alert_type="danger",
                                    visible=job.param.error.rx.bool(),
                                    sizing_mode="stretch_width")
+        job.param.watch(self._resend_when_done, "busy")
         self.stale = pn.pane.Alert("Settings changed: press **Reset** to start over with them.",
                                    alert_type="warning", visible=st.param.stale,
                                    sizing_mode="stretch_width")
+
+    def _resend_when_done(self, event):
+        """When work ends, send the status line and the bar once more, on the next tick.
+
+        A safety net for issue 20's stale status (docs/design.md, "Panel's write queue"): in
+        about one full browser run in three a page kept a job's earlier status ("Round 1:
+        AnchorAL · entropy done") while every later change, Pause/Cancel disabled included,
+        arrived. A change Panel makes while the document is not unlocked is applied on a next
+        tick with the value of that moment, so it can land after a newer one; next-tick
+        callbacks run in order, so this one, added when the job ends, sends the final values last.
+        """
+        import panel as pn
+
+        doc = pn.state.curdoc
+        if event.new or doc is None or doc.session_context is None:
+            return
+
+        def resend():
+            self.status.param.trigger("object")
+            self.progress.param.trigger("value")
+        doc.add_next_tick_callback(resend)
 
     def _minority_by_hand(self, event):
         """A box ticked by hand: the rule no longer describes the choice."""

@@ -40,10 +40,18 @@ HOSTILE_TEXTS = [
 HOSTILE_CLASSES = ("<b>ham</b>", "<img src=x onerror=\"window.__xss='class'\">")
 
 
+#: a browser test whose page missed a state change (a Playwright expectation timed out) runs once
+#: more: the stale-status race of issue 20 (docs/design.md, "Panel's write queue") still fires
+#: in about one full browser run in three; every rerun is listed in the summary (``-rR``) and a
+#: second failure fails the suite. Any other failure is not rerun.
+RERUN_ON = ["Locator expected to"]
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.ui)
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=RERUN_ON))
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
