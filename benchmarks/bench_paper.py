@@ -386,23 +386,29 @@ def summarise(runs):
     return rows
 
 
-def paired(runs):
-    """AnchorAL minus each baseline, per strategy and metric, paired on seed."""
-    rows = []
+def pairs(runs):
+    """``(strategy, baseline, AnchorAL rows, baseline rows, seeds both ran)`` for every strategy
+    and baseline (the rows indexed by seed; ``seeds`` may be empty)."""
     for s in STRATEGIES:
         a = runs[(runs["filter"] == "anchoral") & (runs["strategy"] == s)].set_index("seed")
         for b_name in BASELINES:
             b = runs[(runs["filter"] == b_name) & (runs["strategy"] == s)].set_index("seed")
-            seeds = sorted(set(a.index) & set(b.index))
-            if not seeds:
-                continue
-            for m in METRICS:
-                r = paired_difference(a.loc[seeds, m], b.loc[seeds, m])
-                rows.append({"strategy": s, "baseline": b_name, "metric": m, "seeds": len(seeds),
-                             "anchoral": round(r["mean_a"], 4), "baseline_mean": round(r["mean_b"], 4),
-                             "diff_ci95": format_diff(r), "p_t": r["p_t"],
-                             "p_wilcoxon": r["p_wilcoxon"], "wins": f"{r['wins']}/{r['n']}",
-                             **{k: r[k] for k in ("mean_diff", "ci_low", "ci_high")}})
+            yield s, b_name, a, b, sorted(set(a.index) & set(b.index))
+
+
+def paired(runs):
+    """AnchorAL minus each baseline, per strategy and metric, paired on seed."""
+    rows = []
+    for s, b_name, a, b, seeds in pairs(runs):
+        if not seeds:
+            continue
+        for m in METRICS:
+            r = paired_difference(a.loc[seeds, m], b.loc[seeds, m])
+            rows.append({"strategy": s, "baseline": b_name, "metric": m, "seeds": len(seeds),
+                         "anchoral": round(r["mean_a"], 4), "baseline_mean": round(r["mean_b"], 4),
+                         "diff_ci95": format_diff(r), "p_t": r["p_t"],
+                         "p_wilcoxon": r["p_wilcoxon"], "wins": f"{r['wins']}/{r['n']}",
+                         **{k: r[k] for k in ("mean_diff", "ci_low", "ci_high")}})
     return rows
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_paper import BASELINES, STRATEGIES, load_runs, per_run  # noqa: E402
+from bench_paper import STRATEGIES, load_runs, pairs, per_run  # noqa: E402
 from common import RESULTS  # noqa: E402
 from paper_stats import format_diff, paired_difference  # noqa: E402
 
@@ -57,22 +57,18 @@ def verdict(r, direction, n_min):
 def claims_table(runs, n_min=3):
     """Rows of (strategy, baseline, claim, seeds, AnchorAL, baseline, diff [CI], verdict)."""
     rows = []
-    for s in STRATEGIES:
-        a = runs[(runs["filter"] == "anchoral") & (runs["strategy"] == s)].set_index("seed")
-        for b_name in BASELINES:
-            b = runs[(runs["filter"] == b_name) & (runs["strategy"] == s)].set_index("seed")
-            seeds = sorted(set(a.index) & set(b.index))
-            for m, (claim, direction) in CLAIMS.items():
-                if not seeds:
-                    rows.append({"strategy": s, "baseline": b_name, "claim": claim, "seeds": 0,
-                                 "anchoral": "", "baseline_value": "", "diff_ci95": "",
-                                 "verdict": "not run"})
-                    continue
-                r = paired_difference(a.loc[seeds, m], b.loc[seeds, m])
-                rows.append({"strategy": s, "baseline": b_name, "claim": claim,
-                             "seeds": len(seeds), "anchoral": f"{r['mean_a']:.3f}",
-                             "baseline_value": f"{r['mean_b']:.3f}", "diff_ci95": format_diff(r),
-                             "verdict": verdict(r, direction, n_min)})
+    for s, b_name, a, b, seeds in pairs(runs):
+        for m, (claim, direction) in CLAIMS.items():
+            if not seeds:
+                rows.append({"strategy": s, "baseline": b_name, "claim": claim, "seeds": 0,
+                             "anchoral": "", "baseline_value": "", "diff_ci95": "",
+                             "verdict": "not run"})
+                continue
+            r = paired_difference(a.loc[seeds, m], b.loc[seeds, m])
+            rows.append({"strategy": s, "baseline": b_name, "claim": claim,
+                         "seeds": len(seeds), "anchoral": f"{r['mean_a']:.3f}",
+                         "baseline_value": f"{r['mean_b']:.3f}", "diff_ci95": format_diff(r),
+                         "verdict": verdict(r, direction, n_min)})
     return rows
 
 
