@@ -74,31 +74,6 @@ def _after_load(make):
     return pn.panel(make, defer_load=True, sizing_mode="stretch_width")
 
 
-def _page_design():
-    """Panel's Native component design under the Bootstrap page template.
-
-    Panel's Bootstrap design links the whole Bootstrap stylesheet and its theme into every
-    component's shadow root (~3,000 sheets a page); here Bootstrap is linked once, in the page
-    head (the template's header and sidebar use it), and components get Native's small sheet.
-    The themes are Bootstrap's (the template reads their Bootstrap name).
-    """
-    from panel.io.resources import CSS_URLS, JS_URLS
-    from panel.theme import Native
-    from panel.theme.bootstrap import BootstrapDarkTheme, BootstrapDefaultTheme
-
-    class PageDesign(Native):
-        _themes = {"default": BootstrapDefaultTheme, "dark": BootstrapDarkTheme}
-        _resources = {"js": {"bootstrap": JS_URLS["bootstrap5"]}}
-
-        def resolve_resources(self, cdn="auto", extras=None, include_theme=True):
-            extras = {**(extras or {}), "css": {**(extras or {}).get("css", {}),
-                                                "bootstrap": CSS_URLS["bootstrap5"]}}
-            return super().resolve_resources(cdn=cdn, extras=extras,
-                                             include_theme=include_theme)
-
-    return PageDesign
-
-
 def show(source="sample", options=None, **settings):
     """The explorer on ``source`` in one call: load (cached) and build the app.
 
@@ -324,7 +299,7 @@ class ExplorerApp(pn.viewable.Viewer):
         # (docs/benchmarks.md, "A light page")
         return pn.template.BootstrapTemplate(
             title=TITLE, sidebar=[self._sidebar], main=[self._main], sidebar_width=340,
-            header_background="#2f3e46", design=_page_design())
+            header_background="#2f3e46", design=panel_patch.page_design())
 
     def __panel__(self):
         return pn.Row(pn.Column(self._sidebar, width=330), self._main,

@@ -1,4 +1,5 @@
-"""The explorer's fixes to Panel's private internals, in one place: the websocket write queue
+"""The explorer's fixes to Panel's private internals, in one place: the page design (Native
+components under the Bootstrap template, :func:`page_design`), the websocket write queue
 (a message queued while a writer finishes is sent) and the notebook message handler (a raising
 message from the page no longer leaves an inline view dead, :func:`keep_held`).
 
@@ -181,3 +182,28 @@ def install_hold_fix() -> None:
     from panel.viewable import Viewable
 
     Viewable._on_msg = keep_held(Viewable._on_msg)
+
+
+def page_design():
+    """Panel's Native component design under the Bootstrap page template.
+
+    Panel's Bootstrap design links the whole Bootstrap stylesheet and its theme into every
+    component's shadow root (~3,000 sheets a page); here Bootstrap is linked once, in the page
+    head (the template's header and sidebar use it), and components get Native's small sheet.
+    The themes are Bootstrap's (the template reads their Bootstrap name).
+    """
+    from panel.io.resources import CSS_URLS, JS_URLS
+    from panel.theme import Native
+    from panel.theme.bootstrap import BootstrapDarkTheme, BootstrapDefaultTheme
+
+    class PageDesign(Native):
+        _themes = {"default": BootstrapDefaultTheme, "dark": BootstrapDarkTheme}
+        _resources = {"js": {"bootstrap": JS_URLS["bootstrap5"]}}
+
+        def resolve_resources(self, cdn="auto", extras=None, include_theme=True):
+            extras = {**(extras or {}), "css": {**(extras or {}).get("css", {}),
+                                                "bootstrap": CSS_URLS["bootstrap5"]}}
+            return super().resolve_resources(cdn=cdn, extras=extras,
+                                             include_theme=include_theme)
+
+    return PageDesign
