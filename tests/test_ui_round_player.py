@@ -58,18 +58,23 @@ def test_playing_shows_each_round_then_stops(controls):
     assert controls._playing is None
 
 
-def test_a_running_round_shows_a_moving_bar_and_an_idle_page_does_not():
+def test_a_running_round_shows_a_full_striped_bar_and_an_idle_page_does_not():
     from explorer.ui.controls import ControlsView
 
     st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
                        experiment_factory=FakeDriver)
     view = ControlsView(state=st, datasets=["toy"], dataset="toy")
     bar = view.progress
-    assert bar.value == 0 and not bar.active and not view.step_button.disabled
+    # Step and Run N are disabled by their row (explorer/ui/busy.py)
+    assert bar.value == 0 and not bar.active and not view.start_row.disabled
+    assert view.cancel_button.disabled
     gen = st.job.begin("Running 1 round…")
-    assert bar.value == -1 and bar.active  # indeterminate: animated while nothing is done yet
-    assert view.step_button.disabled and not view.cancel_button.disabled
+    # indeterminate (full, striped) while nothing is done yet; never animated: moving stripes
+    # cost the browser a frame every 16 ms for the whole round (issue 20)
+    assert bar.value == -1 and not bar.active
+    assert view.start_row.disabled and not view.cancel_button.disabled
     st.job.set_progress(gen, 0.5, "Round 1 of 2…")
     assert bar.value == 50 and not bar.active
     st.job.finish(gen, "done: 1 round in 48 ms", progress=1.0)
-    assert bar.value == 0 and not bar.active and not view.step_button.disabled
+    assert bar.value == 0 and not bar.active and not view.start_row.disabled
+    assert view.cancel_button.disabled

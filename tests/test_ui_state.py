@@ -295,11 +295,13 @@ def test_the_state_offers_exactly_what_the_library_registers(pool):
 @pytest.mark.parametrize("seconds, shown", [(0.048, "48 ms"), (2.34, "2.3 s"), (75.0, "75 s")])
 def test_a_finished_run_says_how_long_it_took_in_units_a_person_reads(pool, monkeypatch, seconds,
                                                                        shown):
+    import itertools
     import types
 
     from explorer.ui import state as state_module
 
-    clock = iter([100.0, 100.0 + seconds])
+    # the job starts at 100 s; every later reading (a run's progress, the end) is the end
+    clock = itertools.chain([100.0], itertools.repeat(100.0 + seconds))
     monkeypatch.setattr(state_module, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
     st = ExplorerState(pool, experiment_factory=FakeDriver)
     assert st.start(1, direct)

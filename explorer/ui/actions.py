@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from . import branching, sessions
+from .busy import ButtonRow
 from .jobs import make_scheduler
 from ..registry import ANCHOR_STRATEGIES, names
 from .records import STRATEGY_CHOICES, run_label
@@ -31,10 +32,9 @@ class SessionPanel(pn.viewable.Viewer):
         self.path = w.TextInput(label="Session directory", placeholder="e.g. ~/labels/spam-1",
                                 value=st.session_dir, sizing_mode="stretch_width")
         job = st.job
-        self.open_button = w.Button(label="Open session", button_type="default",
-                                    disabled=job.param.busy)
-        self.save_button = w.Button(label="Save as session", button_type="default",
-                                    disabled=job.param.busy)
+        self.open_button = w.Button(label="Open session", button_type="default")
+        self.save_button = w.Button(label="Save as session", button_type="default")
+        self.buttons = ButtonRow(self.open_button, self.save_button, disabled=job.param.busy)
         self.open_button.on_click(
             lambda e: sessions.open_session(st, self._path(), make_scheduler()))
         self.save_button.on_click(lambda e: sessions.save_session(st, self._path()))
@@ -52,7 +52,7 @@ class SessionPanel(pn.viewable.Viewer):
             self.path.value = event.new
 
     def __panel__(self):
-        return pn.Card(self.info, self.path, pn.Row(self.open_button, self.save_button),
+        return pn.Card(self.info, self.path, self.buttons,
                        title="Session", collapsed=False, sizing_mode="stretch_width")
 
 
@@ -119,20 +119,23 @@ class ForkPreview(pn.viewable.Viewer):
         self.anchor_strategy = w.Select(label="Anchor choice",
                                         options=list(names(ANCHOR_STRATEGIES)),
                                         value=st.anchor_strategy, width=130)
-        ready = pn.bind(self._ready, st.param.run, st.job.param.busy, st.param.version)
+        # no run yet: the buttons' own state; work running: their row's (explorer/ui/busy.py)
+        unready = pn.bind(self._unready, st.param.run, st.param.version)
         self.preview_button = w.Button(label="Preview next round", button_type="default",
-                                       width=170, disabled=ready.rx.not_())
+                                       width=170, disabled=unready)
         self.fork_button = w.Button(
             label=pn.bind(lambda *_: f"Fork from round {min(st.round, st.rounds_of())}",
                           st.param.run, st.param.round, st.param.version),
-            button_type="default", width=170, disabled=ready.rx.not_())
+            button_type="default", width=170, disabled=unready)
+        self.buttons = ButtonRow(self.preview_button, self.fork_button,
+                                 disabled=st.job.param.busy)
         self.preview_button.on_click(self._preview)
         self.fork_button.on_click(self._fork)
         self.result = pn.pane.HTML(pn.bind(_preview_text, st.param.preview), margin=(0, 10),
                                    sizing_mode="stretch_width", css_classes=["anchoral-preview"])
 
-    def _ready(self, run, busy, version) -> bool:
-        return self.state.experiment is not None and run is not None and not busy
+    def _unready(self, run, version) -> bool:
+        return self.state.experiment is None or run is None
 
     def _params(self):
         return dict(n_anchors=self.n_anchors.value, n_neighbors=self.n_neighbors.value,
@@ -150,8 +153,7 @@ class ForkPreview(pn.viewable.Viewer):
         return pn.Column(
             pn.FlexBox(self.strategy, self.n_anchors, self.n_neighbors, self.subpool_size,
                        self.anchor_strategy,
-                       pn.Column(pn.Spacer(height=18), pn.Row(self.preview_button,
-                                                               self.fork_button))),
+                       pn.Column(pn.Spacer(height=18), self.buttons)),
             self.result, sizing_mode="stretch_width")
 
 

@@ -9,6 +9,7 @@ import param
 
 from ..data import MINORITY_RULES, describe_minority, infer_minority
 from ..registry import FILTERS, MODELS, SAMPLING
+from .busy import ButtonRow
 from .jobs import make_scheduler
 from .records import run_label
 from .state import ExplorerState
@@ -88,19 +89,23 @@ class ControlsView(pn.viewable.Viewer):
         self.reset_button.on_click(lambda e: self.state.reset())
 
         job = st.job
-        self.step_button.disabled = job.param.busy
-        self.run_button.disabled = pn.bind(lambda busy, _: busy or st.hand, job.param.busy,
-                                           st.param.label_by_hand)
+        # while work runs its rows are disabled (one attribute per button in the browser, no
+        # re-render: explorer/ui/busy.py); a button's own state applies on top
+        self.run_button.disabled = st.param.label_by_hand
+        self.start_row = ButtonRow(self.step_button, self.run_button, disabled=job.param.busy,
+                                   sizing_mode="stretch_width")
+        # its own state: a row disabled when the page opens does not reach its buttons
         self.cancel_button.disabled = job.param.busy.rx.not_()
-        # while work runs and has no share done yet the bar is indeterminate (-1: animated
-        # stripes), so a running round always shows; otherwise the share done
+        # while work runs and has no share done yet the bar is indeterminate (-1: full and
+        # striped), so a running round always shows; otherwise the share done. Not animated
+        # (``active``): moving stripes repaint at every frame, and each frame of this page costs
+        # the browser 4-8 ms of its main thread (styles, layers, commit) for as long as a round
+        # runs; the status line, the disabled Step and the enabled Pause/Cancel say it runs
         self.progress = w.Progress(
-            label="Progress", max=100, sizing_mode="stretch_width", height=14,
+            label="Progress", max=100, sizing_mode="stretch_width", height=14, active=False,
             value=pn.bind(lambda busy, frac, n: -1 if busy and frac == 0 else
                           int(round(100 * frac)) if busy or n else 0,
-                          job.param.busy, job.param.progress, st.param.n_done),
-            active=pn.bind(lambda busy, frac: busy and frac == 0, job.param.busy,
-                           job.param.progress))
+                          job.param.busy, job.param.progress, st.param.n_done))
         # HTML (escaped), not Str: a <pre> does not wrap in the narrow sidebar
         self.status = pn.pane.HTML(job.param.status.rx.pipe(html.escape),
                                    styles={"font-size": "12px"}, sizing_mode="stretch_width",
@@ -157,7 +162,7 @@ class ControlsView(pn.viewable.Viewer):
 
     def buttons(self):
         return pn.Column(
-            pn.Row(self.step_button, self.run_button, sizing_mode="stretch_width"),
+            self.start_row,
             pn.Row(self.cancel_button, self.reset_button, sizing_mode="stretch_width"),
             self.progress, self.status, self.error, self.stale,
             sizing_mode="stretch_width")

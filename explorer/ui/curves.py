@@ -22,6 +22,7 @@ from bokeh.plotting import figure
 
 from ..stopping import BAND, PATIENCE, WINDOW, add_stopping_columns, stopping_summary
 from .jobs import locked
+from .legend import StandIns
 from .records import is_full_pool, run_color, run_label
 from .state import ExplorerState
 
@@ -258,20 +259,22 @@ class CurvesView(pn.viewable.Viewer):
             fig.title.text_font_size = "11px"
             _axes(fig, x, axis)
             items, hovered = [], []
+            # the legend (one, on minority-share) lists stand-ins: a streamed round does not
+            # redraw it (explorer/ui/legend.py)
+            stand_ins = StandIns(fig, CDSView(filter=every)) if name == "minority-share" else None
             for k in self._runs:
                 src, color, label = views[k], run_color(k), run_label(k)
                 if name == "enrichment":
                     glyphs = _enrichment(fig, src, color, label, full=is_full_pool(k))
-                    items.append(LegendItem(label=label, renderers=glyphs))
                     hovered.append(glyphs[-1])
                     continue
                 line = _line(fig, src, x, y, color, label)
                 dots = _dots(fig, src, x, y, color, label)
-                glyphs = [line, dots]
                 if name == "minority-f1":
-                    glyphs.append(_line(fig, src, x, "macro_f1", color, label, 1.5, "dashed",
-                                        0.8))
-                items.append(LegendItem(label=label, renderers=glyphs))
+                    _line(fig, src, x, "macro_f1", color, label, 1.5, "dashed", 0.8)
+                if stand_ins is not None:
+                    items.append(LegendItem(label=label, renderers=[stand_ins.add(
+                        Line(x="x", y="y", line_color=color, line_width=2))]))
                 hovered.append(dots)
             # one hover tool per plot for every run's points
             fig.add_tools(HoverTool(renderers=hovered, tooltips=HOVER))
@@ -280,7 +283,9 @@ class CurvesView(pn.viewable.Viewer):
                                                        fill_color="#808080", fill_alpha=0.35),
                                      level="underlay", name="random sampling",
                                      view=CDSView(filter=every))
-                items.append(LegendItem(label="random sampling (5–95 %)", renderers=[band]))
+                items.append(LegendItem(label="random sampling (5–95 %)", renderers=[
+                    stand_ins.add(VArea(x="x", y1="y", y2="y", fill_color="#808080",
+                                        fill_alpha=0.35))]))
             if name in ("minority-share", "minority-f1", "enrichment"):
                 fig.y_range.start = 0
             if name == "minority-f1":

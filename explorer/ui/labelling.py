@@ -157,8 +157,10 @@ class LabelQueue(pn.viewable.Viewer):
     def _header(self, *_):
         prop, ids, pos = self._position()
         if prop is None:
-            return ("<b>Labelling</b>: press <b>Step</b> to get the first batch."
-                    if not self.state.job.busy else "<b>Labelling</b>: selecting…")
+            # "selecting…" only where a batch to label is coming (hand mode): in a simulation
+            # the header stays put while rounds run
+            return ("<b>Labelling</b>: selecting…" if self.state.job.busy and self.state.hand
+                    else "<b>Labelling</b>: press <b>Step</b> to get the first batch.")
         n, given = len(ids), self.state.queue.given
         done = sum(1 for i in ids if int(i) in given)
         return (f'<div style="font-size:15px"><b>Label round {prop.round}</b> · '

@@ -8,7 +8,7 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.core.properties import field, value
-from bokeh.models import ColumnDataSource, LegendItem
+from bokeh.models import ColumnDataSource, LegendItem, Segment
 from holoviews.plotting.util import process_cmap
 
 from .jobs import locked
@@ -138,11 +138,14 @@ class MapView(PoolMap):
     # ---------------------------------------------------------------------- layers
     def build_layers(self):
         # draw order: links, subpool, preview, labelled (fill, outline), anchors, queried
+        links_style = dict(line_color="#333333", line_alpha=0.5, line_width=1)
         self.links = self.fig.segment("x0", "y0", "x1", "y1", source=ColumnDataSource(
             {"x0": [], "y0": [], "x1": [], "y1": []}, name="layer:links"),
-            line_color="#333333", line_alpha=0.5, line_width=1, name="Anchor → query")
+            name="Anchor → query", **links_style)
         self.sources["links"], self.renderers["links"] = self.links.data_source, self.links
-        item = LegendItem(label=value("Anchor → query"), renderers=[self.links], visible=False)
+        stand_in = self.stand_in(Segment(x0="x", y0="y", x1="x", y1="y", **links_style))
+        self.stand_ins["links"] = stand_in
+        item = LegendItem(label=value("Anchor → query"), renderers=[stand_in], visible=False)
         self.legend_items["links"] = item
         self._legend.items = [item]
         for name in ("subpool", "preview", "labelled_fill", "labelled", "anchors", "queried"):
@@ -150,8 +153,10 @@ class MapView(PoolMap):
             label = style.pop("label")
             if name == "labelled_fill":
                 style["fill_color"] = field("color")  # the row's class colour (a data column)
+            # the labelled rows' fill and outline draw one source (sent once per round)
             self.add_layer(name, label, style, hover=None if name == "labelled_fill" else HOVER,
-                           legend=bool(label))
+                           legend=bool(label), source=self.sources.get("labelled_fill")
+                           if name == "labelled" else None)
 
     def _frame(self, ids, rec=None) -> dict:
         st = self.state
@@ -213,8 +218,7 @@ class MapView(PoolMap):
                                     not is_full_pool(run) else empty, rec),
             "preview": self._points("preview", preview.subpool if preview is not None and
                                     preview.run == run else empty),
-            "labelled_fill": self._points("labelled_fill", labelled),
-            "labelled": self._points("labelled", labelled),
+            "labelled": self._points("labelled", labelled),  # fill and outline: one source
             "anchors": self._points("anchors", rec.anchors if rec is not None else empty, rec),
             "queried": self._points("queried", rec.queried if rec is not None else empty, rec),
             "links": (self._links(rec, st.layers), None),
@@ -230,6 +234,7 @@ class MapView(PoolMap):
 
         def apply():
             self.renderers["queried"].glyph.fill_color = color
+            self.stand_ins["queried"].glyph.fill_color = color  # unchanged: nothing is sent
             for name, (rows, label) in data.items():
                 self.set_layer(name, rows, label)
 

@@ -30,6 +30,7 @@ from bokeh.models import (AllIndices, CDSView, ColumnDataSource, HoverTool, Lege
 from bokeh.plotting import figure
 
 from .jobs import locked
+from .legend import StandIns
 from .raster import PoolRaster
 
 #: the raster's size limit (width x height): about a 630 x 320 raster on a wide screen,
@@ -145,6 +146,8 @@ class PoolMap(pn.viewable.Viewer):
         self.legend_items: dict[str, LegendItem] = {}
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers: dict = {}
+        self.stand_ins: dict = {}  # the legend's renderer of each layer (explorer/ui/legend.py)
+        self._stand_ins = None
         self._all = None
 
     # ------------------------------------------------------------------ the figure
@@ -191,9 +194,10 @@ class PoolMap(pn.viewable.Viewer):
         size = raster_size(*self._frame_size)
         return self._render((self.raster.x_range, self.raster.y_range, *size), self.values())
 
-    def add_layer(self, name, label, style, hover=None, legend=True):
-        """A scatter layer named ``label`` (the name the browser tests look for)."""
-        src = ColumnDataSource({"x": [], "y": []}, name=f"layer:{name}")
+    def add_layer(self, name, label, style, hover=None, legend=True, source=None):
+        """A scatter layer named ``label`` (the name the browser tests look for); ``source``:
+        draw the rows of another layer's source (one copy of the data, sent once)."""
+        src = source or ColumnDataSource({"x": [], "y": []}, name=f"layer:{name}")
         # a glyph with no selection / muted copies, and one filter for every layer: two to
         # three models a layer instead of six (the page's weight, docs/benchmarks.md)
         if self._all is None:
@@ -201,8 +205,10 @@ class PoolMap(pn.viewable.Viewer):
         r = self.fig.add_glyph(src, Scatter(x="x", y="y", **scatter_style(style)), name=label,
                                view=CDSView(filter=self._all))
         self.sources[name], self.renderers[name] = src, r
-        if legend:
-            item = LegendItem(label=value(label), renderers=[r], visible=False)
+        if legend:  # the legend shows a stand-in: new rows do not redraw it (legend.py)
+            stand_in = self.stand_in(Scatter(x="x", y="y", **scatter_style(style)))
+            self.stand_ins[name] = stand_in
+            item = LegendItem(label=value(label), renderers=[stand_in], visible=False)
             self.legend_items[name] = item
             self._legend.items = [*self._legend.items, item]
         if hover:
@@ -210,9 +216,21 @@ class PoolMap(pn.viewable.Viewer):
             self._hover.tooltips = hover
         return r
 
+    def stand_in(self, glyph):
+        """A renderer of ``glyph`` that draws nothing, for the legend (explorer/ui/legend.py)."""
+        if self._stand_ins is None:
+            if self._all is None:
+                self._all = AllIndices()
+            self._stand_ins = StandIns(self.fig, CDSView(filter=self._all))
+        return self._stand_ins.add(glyph)
+
     def set_layer(self, name, data: dict, label=None) -> None:
         """Replace a layer's rows (call with the document lock: see :func:`locked`)."""
-        self.sources[name].data = data
+        src = self.sources[name]
+        # an empty layer that stays empty sends nothing (the preview and links, most rounds)
+        if (len(next(iter(data.values()), ())) or len(next(iter(src.data.values()), ()))
+                or set(data) != set(src.data)):
+            src.data = data
         item = self.legend_items.get(name)
         if item is not None:
             # the legend lists only what is drawn

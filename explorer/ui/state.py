@@ -32,6 +32,8 @@ from .records import (MINORITY_VS_REST, Preview, RoundRecord, class_colors, defa
 from .settings_state import SETTINGS, SettingsState
 
 LAYERS = ("labelled", "subpool", "anchors", "queried", "links")
+#: a run's progress within a round is sent to the page at most this often (seconds)
+PROGRESS_EVERY_S = 0.5
 COLOR_BY = ("class", MINORITY_VS_REST, "probability", "uncertainty")
 
 
@@ -83,6 +85,7 @@ class ExplorerState(SettingsState):
                                      user=user)
         self._factory = experiment_factory or EngineDriver
         self.experiment: ExperimentDriver | None = None
+        self._reported = 0.0  # when a run's progress was last sent (worker thread)
         self.history: dict[str, list[RoundRecord]] = {}
         self.runs: list[str] = []
         self.class_colors = class_colors(ds.classes, ds.minority)
@@ -197,7 +200,7 @@ class ExplorerState(SettingsState):
         except ExplorerError as err:
             self.job.fail(gen, err)
             return []
-        self.record_rounds(gen, records, 1, 1)
+        self.record_rounds(gen, records, 1, 1, announce=False)
         self.job.finish(gen, f"done: 1 round in {format_seconds(time.perf_counter() - t0)}")
         return records
 
@@ -229,7 +232,8 @@ class ExplorerState(SettingsState):
         first = self.n_done
 
         def work(gen):
-            t0, done = time.perf_counter(), 0
+            t0, done, last = time.perf_counter(), 0, None
+            self._reported = t0
             if saved_in:  # a killed server leaves this note: the next one says what was lost
                 note_running(saved_in, f"Run {n_rounds} rounds", first, first + n_rounds)
             try:
@@ -240,13 +244,22 @@ class ExplorerState(SettingsState):
                     if records is None:  # cancelled between runs
                         break
                     done += 1
-                    schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+                    if i + 1 < n_rounds:
+                        schedule(bind(self.record_rounds, gen, records, i + 1, n_rounds))
+                    else:  # the last round arrives with the end of the job: one message
+                        last = (records, i + 1, n_rounds)
             finally:
                 if saved_in:
                     clear_running(saved_in)
             why = "cancelled" if job.cancelled else "done"
-            return bind(job.finish, gen, f"{why}: {done} round{'s' * (done != 1)} in "
-                                         f"{format_seconds(time.perf_counter() - t0)}")
+            status = (f"{why}: {done} round{'s' * (done != 1)} in "
+                      f"{format_seconds(time.perf_counter() - t0)}")
+
+            def end():
+                if last is not None:
+                    self.record_rounds(gen, *last, announce=False)
+                job.finish(gen, status)
+            return end
 
         return job.run(f"Running {n_rounds} round{'s' * (n_rounds > 1)}…", work, schedule,
                        locked=False)
@@ -274,13 +287,21 @@ class ExplorerState(SettingsState):
                 if j and self.job.cancelled:
                     return None
                 records.append(exp.step_run(run))
-                if schedule is not None:
+                now = time.perf_counter()
+                # a run's progress shows when the round is slow enough to watch: a quick Step
+                # sends the page its start and its end only (issue 20: each change costs the
+                # browser a repaint of the status line and the bar)
+                if schedule is not None and now - self._reported >= PROGRESS_EVERY_S:
+                    self._reported = now
                     schedule(bind(self.job.set_progress, gen, (i + (j + 1) / len(runs)) / n,
                                   f"Round {self.n_done + 1}: {run_label(records[-1].run)} done"))
             return records
 
-    def record_rounds(self, gen, records, i=1, n=1) -> None:
-        """Add committed rounds to the history (event loop); the map follows the newest round."""
+    def record_rounds(self, gen, records, i=1, n=1, announce=True) -> None:
+        """Add committed rounds to the history (event loop); the map follows the newest round.
+
+        ``announce=False``: the bar moves but the status line is left to the caller (the job's
+        end, which follows at once)."""
         if not self.job.current(gen):
             return
         follow = self.round >= self.rounds_of()
@@ -293,7 +314,10 @@ class ExplorerState(SettingsState):
             if follow:
                 self.round = self.rounds_of()
             self.version += 1
-        self.job.set_progress(gen, i / n, f"Round {self.n_done} recorded ({i}/{n}).")
+        if announce:
+            self.job.set_progress(gen, i / n, f"Round {self.n_done} recorded ({i}/{n}).")
+        else:
+            self.job.progress = i / n
 
     def add_run(self, gen, key, history) -> None:
         """A forked run ``key`` with its inherited ``history`` joins the comparison (event loop)."""

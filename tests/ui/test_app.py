@@ -111,3 +111,34 @@ def test_invalid_setting_shows_error_and_app_stays_usable(page, app_url):
     step(page, 1)
     expect(alert).to_be_hidden()
     assert overlay_sizes(page)["Queried"] == 25
+
+
+def test_running_rounds_disable_the_buttons_and_cancel_stops_them(page, app_url):
+    """The busy state: while rounds run, Step, Run N, Open/Save session and Preview/Fork take
+    no click and Pause/Cancel does; cancelling ends the job and turns both back."""
+    open_app(page, app_url)
+    step_button = page.get_by_role("button", name="Step")
+    run_button = page.get_by_role("button", name="Run N rounds")
+    cancel = page.get_by_role("button", name="Pause/Cancel")
+    others = [page.get_by_role("button", name=n) for n in ("Open session", "Save as session")]
+    expect(cancel).to_be_disabled()  # idle: nothing to cancel
+    for b in [step_button, run_button, *others]:
+        expect(b).to_be_enabled()
+    page.get_by_label("Rounds (Run N)").fill("200")
+    page.get_by_label("Rounds (Run N)").press("Enter")
+    run_button.click()
+    expect(cancel).to_be_enabled()
+    for b in [step_button, run_button, *others]:
+        expect(b).to_be_disabled()
+    # a disabled button takes no click (the page would say "already in progress")
+    assert page.evaluate("""() => { const find = (root) => { for (const el of root.querySelectorAll("*")) {
+        if (el.tagName === "BUTTON" && el.textContent.trim() === "Step") return el;
+        if (el.shadowRoot) { const f = find(el.shadowRoot); if (f) return f; } } return null; };
+        return find(document).disabled; }""")
+    cancel.click()
+    expect(page.get_by_text(re.compile(r"Cancelled: \d+ rounds? in"))).to_be_visible(
+        timeout=120_000)
+    expect(cancel).to_be_disabled()
+    for b in [step_button, run_button, *others]:
+        expect(b).to_be_enabled()
+    assert page.js_errors == []
