@@ -23,6 +23,7 @@ from .exceptions import DataError, ParameterError
 from .filters import make_filter
 from .metrics import minority_share
 from .models import make_model
+from .rowio import PinnedRows, mapped_file
 from .runs import QUERY_COLUMNS, ROUND_COLUMNS, RoundResult, RunKey, save_tables
 from .settings import PAPER_SUBPOOL_SIZE, check_settings, default_subpool_size
 from .splits import holdout_split, initial_set
@@ -131,11 +132,16 @@ class Experiment:
         self.model_params = dict(model_params or {})
         if class_weight is not None and self.model_name != "mlp":
             self.model_params["class_weight"] = class_weight
+        # a memory-mapped pool: the held-out rows, scored every round, are read once and kept
+        # (rowio.py); the heads read other rows without keeping the file's pages resident
+        X = prepared.embeddings
+        self.vectors = (PinnedRows(X, self.test_ids) if mapped_file(X) is not None
+                        and self.model_name != "finetune" else X)
         self.runs = []
         for f, s in ok["runs"]:
             flt = make_filter(f, s, **self.filter_params)
             mdl = make_model(self.model_name, prepared, random_state=self.seed,
-                             **self.model_params)
+                             X=self.vectors, **self.model_params)
             self.runs.append(Run(self, flt.name, flt.base.name, flt, mdl))
         self._lock = threading.Lock()
 
@@ -159,7 +165,7 @@ class Experiment:
         s = str(strategy or parent.strategy_name).strip().lower()
         flt = make_filter(f, s, **{**self.filter_params, **params})
         mdl = make_model(self.model_name, self.prepared, random_state=self.seed,
-                         **self.model_params)
+                         X=self.vectors, **self.model_params)
         run = Run(self, flt.name, flt.base.name, flt, mdl)
         key = RunKey.of(flt.name, flt.base.name, params, parent=parent.key, at_round=at_round)
         taken = {r.key for r in self.runs}

@@ -26,6 +26,7 @@ from . import registry
 from ._arrays import unique_ids
 from ._validation import check_choice, check_float, check_int, check_name
 from .exceptions import ParameterError
+from .rowio import take
 from .strategies import QueryStrategy, make_strategy
 from .strategies.scores import entropy, top_n
 
@@ -277,7 +278,7 @@ def _search(ctx, anchors, k):
     """k-NN of ``anchors`` (global ids) among the non-excluded rows, as retrieval pairs."""
     if len(anchors) == 0:
         return _EMPTY_I, _EMPTY_I, _EMPTY_F
-    nn, sims = ctx.index.search(np.asarray(ctx.embeddings[anchors], np.float32), k,
+    nn, sims = ctx.index.search(np.asarray(take(ctx.embeddings, anchors), np.float32), k,
                                 exclude=ctx.excluded)
     valid = nn >= 0
     pair_anchor = np.broadcast_to(np.asarray(anchors, np.int64)[:, None], nn.shape)[valid]
@@ -435,7 +436,7 @@ class AnchorAL(PoolFilter):
             return rng.choice(len(members), size=a, replace=False)
         if self.anchor_strategy == "entropy":
             return top_n(entropy(ctx.model.predict_proba(members)), a, rng)
-        X = np.asarray(ctx.embeddings[members], np.float32)
+        X = np.asarray(take(ctx.embeddings, members), np.float32)
         seed = rng.randint(np.iinfo(np.int32).max)
         if self.anchor_strategy == "kmeans++":
             return np.unique(_kmeanspp(X, a, seed))

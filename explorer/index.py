@@ -31,6 +31,7 @@ import numpy as np
 
 from .exact import rows_float32
 from .exceptions import ParameterError
+from .rowio import take
 from .index_base import (  # noqa: F401  (re-exported: explorer.index is the public module)
     _FORMAT, ExactIndex, NeighborIndex, _add_in_blocks, _as_pool, _as_queries, _Calibrated, _faiss,
     _jsonable, _recall, default_nlist, fingerprint,
@@ -248,7 +249,7 @@ def rerank_exact(X, q, cand, k, chunk=65_536):
     for start in range(0, valid.size, per):
         pos = valid[start:start + per]
         pos = pos[np.argsort(flat[pos], kind="stable")]  # read the rows in file order
-        rows = X[flat[pos]]
+        rows = take(X, flat[pos])  # a memory map's pages are not kept (rowio.py)
         rows = rows if rows.dtype == np.float32 else rows_float32(rows, 0, len(rows))
         sims.ravel()[pos] = np.einsum("ij,ij->i", rows, q[pos // c])
     key_ids = np.where(cand >= 0, cand, np.iinfo(np.int64).max)

@@ -333,7 +333,7 @@ class FineTunedEncoder:
         return self.predict_proba_and_embed(ids)[1]
 
 
-def make_model(name, prepared, random_state=None, **params):
+def make_model(name, prepared, random_state=None, X=None, **params):
     """A classifier bound to ``prepared`` (its embeddings, or its texts for ``"finetune"``).
 
     Parameters
@@ -342,14 +342,18 @@ def make_model(name, prepared, random_state=None, **params):
     prepared : Prepared
         Needs ``dataset`` (texts, classes) and, for the heads, ``embeddings`` of shape (n, d).
     random_state : int or None
+    X : array-like (n, d), optional
+        The rows the heads read instead of ``prepared.embeddings`` (the same vectors, e.g.
+        :class:`explorer.rowio.PinnedRows` over a memory-mapped pool).
     **params
         Passed to the model (e.g. ``class_weight="balanced"``, ``epochs=2``).
     """
     key = check_name("model", name, registry.MODELS)
     n_classes = len(prepared.dataset.classes)
+    X = prepared.embeddings if X is None else X
     if key == "lr":
-        return LogisticHead(prepared.embeddings, n_classes, random_state=random_state, **params)
+        return LogisticHead(X, n_classes, random_state=random_state, **params)
     if key == "mlp":
-        return MLPHead(prepared.embeddings, n_classes, random_state=random_state, **params)
+        return MLPHead(X, n_classes, random_state=random_state, **params)
     params.setdefault("client", getattr(prepared, "client", None))
     return FineTunedEncoder(prepared.dataset.texts, n_classes, random_state=random_state, **params)
