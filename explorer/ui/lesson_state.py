@@ -75,6 +75,7 @@ class TwoRunsState(param.Parameterized):
         self.state = state
         self.choices: list[str] = []  # runs with at least one recorded round
         self._last = 0
+        self._cached = None  # (key, comparison) of the last comparison() asked for
         self.sync()
 
     def last_common_round(self) -> int:
@@ -111,13 +112,22 @@ class TwoRunsState(param.Parameterized):
         return pd.DataFrame(rows, columns=["run", "round", "queried_ids", "queried_labels"])
 
     def comparison(self) -> RunComparison | None:
-        """The comparison at :attr:`round`, or None until both runs have a round."""
+        """The comparison at :attr:`round`, or None until both runs have a round.
+
+        Computed once per choice and recorded state (the map, the counts, the caption and the
+        download of a Step all ask for it: six times per Step before, most of the server's
+        share of a Step while the view was open)."""
         if self.run_a is None or self.run_b is None or self.run_a == self.run_b or \
                 self.round < 1 or self.round > self.last_common_round():
             return None
-        return compare_runs(self.rounds_table(), self.run_a, self.run_b, self.round,
-                            classes=self.state.prepared.dataset.classes,
-                            cumulative=self.cumulative)
+        key = (self.run_a, self.run_b, self.round, self.cumulative, self.state.version,
+               len(self.state.history.get(self.run_a, ())),
+               len(self.state.history.get(self.run_b, ())))
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, compare_runs(
+                self.rounds_table(), self.run_a, self.run_b, self.round,
+                classes=self.state.prepared.dataset.classes, cumulative=self.cumulative))
+        return self._cached[1]
 
     def export_frame(self) -> pd.DataFrame:
         """One row per id queried by either run (with run keys and text) for the download."""
