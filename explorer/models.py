@@ -22,6 +22,7 @@ import numpy as np
 from . import registry
 from ._validation import check_name
 from .exceptions import ParameterError
+from .rowio import as_float32
 
 MODELS = tuple(registry.MODELS)
 
@@ -87,7 +88,7 @@ class _SklearnHead:
             self.estimator_ = self._make(_fit_seed(self.random_state, len(ids)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ConvergenceWarning on tiny labelled sets
-                self.estimator_.fit(np.asarray(self.X[ids], dtype=np.float32), y)
+                self.estimator_.fit(as_float32(self.X[ids]), y)
         self.t_fit_ = time.perf_counter() - self.t_fit_
         return self
 
@@ -99,11 +100,11 @@ class _SklearnHead:
             return np.zeros((0, self.n_classes))
         # in blocks: scoring a 1M x 384 pool never holds a float32 copy of all of it
         return self._full_proba(np.vstack([
-            self.estimator_.predict_proba(np.asarray(self.X[ids[s:s + PROBA_BLOCK]], np.float32))
+            self.estimator_.predict_proba(as_float32(self.X[ids[s:s + PROBA_BLOCK]]))
             for s in range(0, len(ids), PROBA_BLOCK)]))
 
     def embed(self, ids):
-        return np.asarray(self.X[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return as_float32(self.X[np.asarray(ids, dtype=np.int64)])
 
 
 class LogisticHead(_SklearnHead):

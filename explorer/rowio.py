@@ -16,7 +16,7 @@ import mmap
 
 import numpy as np
 
-__all__ = ["PinnedRows", "mapped_file", "take"]
+__all__ = ["PinnedRows", "as_float32", "mapped_file", "take"]
 
 #: rows read between two releases of the map's pages (<= 4,096 x 64 KiB resident at a time)
 CHUNK_ROWS = 4096
@@ -55,17 +55,20 @@ def take(X, ids, chunk=CHUNK_ROWS) -> np.ndarray:
 
 
 class PinnedRows:
-    """``X`` with the rows ``pinned`` held in memory (read once); other rows through :func:`take`.
+    """``X`` as float32 rows, with the rows ``pinned`` held in memory (read and converted once);
+    other rows through :func:`take`.
 
-    Indexing with an integer array (or a slice) returns the rows as ``X[ids]`` would. Use it
-    for a memory-mapped pool whose held-out rows are scored every round.
+    Indexing with an integer array (or a slice) returns the rows ``X[ids]`` as float32 (what
+    the heads compute in). Use it for a memory-mapped (float16) pool whose held-out rows are
+    scored every round: converting 200,000 float16 rows to float32 every round cost more than
+    the rest of a 10M Step (docs/benchmarks.md 5e).
     """
 
     def __init__(self, X, pinned):
         self.X = X
         self.ids = np.unique(np.asarray(pinned, dtype=np.int64))
-        self.rows = take(X, self.ids)
-        self.shape, self.dtype = X.shape, X.dtype
+        self.rows = as_float32(take(X, self.ids))
+        self.shape, self.dtype = X.shape, np.dtype(np.float32)
 
     def __len__(self):
         return len(self.X)
@@ -84,7 +87,18 @@ class PinnedRows:
         hit = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
         if hit.all():
             return self.rows[pos]
-        out = np.empty((len(ids),) + tuple(self.X.shape[1:]), self.X.dtype)
+        out = np.empty((len(ids),) + tuple(self.X.shape[1:]), np.float32)
         out[hit] = self.rows[pos[hit]]
-        out[~hit] = take(self.X, ids[~hit])
+        out[~hit] = as_float32(take(self.X, ids[~hit]))
         return out
+
+
+def as_float32(rows):
+    """``rows`` as float32 (float16 through the fast vectorised conversion)."""
+    if rows.dtype == np.float32:
+        return rows
+    if rows.dtype == np.float16 and rows.ndim == 2:
+        from .exact import rows_float32
+
+        return rows_float32(rows, 0, len(rows))
+    return rows.astype(np.float32)

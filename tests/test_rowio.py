@@ -55,10 +55,12 @@ def test_pinned_rows_answer_like_the_array(pool):
     _, X = pool
     pinned = np.arange(0, len(X), 7)
     P = PinnedRows(X, pinned)
-    assert len(P) == len(X) and P.shape == X.shape and P.dtype == X.dtype and P.ndim == 2
-    full = np.asarray(X)
+    assert len(P) == len(X) and P.shape == X.shape and P.ndim == 2
+    assert P.dtype == np.float32 and P.rows.dtype == np.float32  # converted once, not per read
+    full = np.asarray(X).astype(np.float32)
     for ids in (pinned[:50], np.array([3, 7, 8, 14, 65_535]), np.array([], np.int64)):
-        assert np.array_equal(P[ids], full[ids])
+        got = P[ids]
+        assert got.dtype == np.float32 and np.array_equal(got, full[ids])
     assert np.array_equal(P[10:20], full[10:20]) and np.array_equal(P[np.int64(14)], full[14])
 
 
