@@ -86,6 +86,8 @@ class PinnedRows:
         pos = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
         hit = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
         if hit.all():
+            if len(pos) and pos[-1] - pos[0] + 1 == len(pos) and np.all(np.diff(pos) == 1):
+                return self.rows[pos[0]:pos[-1] + 1]  # a run of the pinned rows: a view, no copy
             return self.rows[pos]
         out = np.empty((len(ids),) + tuple(self.X.shape[1:]), np.float32)
         out[hit] = self.rows[pos[hit]]

@@ -101,7 +101,10 @@ class Run:
             if len(unl) else pos[:0]
         excluded = excluded.copy()
         excluded[ids] = True
-        return np.delete(unl, pos), excluded
+        # the rows between the removed positions, joined: one copy of the pool's ids (np.delete
+        # builds a mask of the whole pool: 0.4 s a round at 10M rows)
+        cuts = np.r_[-1, np.unique(pos), len(unl)]
+        return np.concatenate([unl[a + 1:b] for a, b in zip(cuts[:-1], cuts[1:])]), excluded
 
     def branch_from(self, parent, at_round, key, params=None):
         """Become a fork of ``parent`` after its round ``at_round`` under the key ``key``: take
