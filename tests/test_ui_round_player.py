@@ -65,16 +65,16 @@ def test_a_running_round_shows_a_full_striped_bar_and_an_idle_page_does_not():
                        experiment_factory=FakeDriver)
     view = ControlsView(state=st, datasets=["toy"], dataset="toy")
     bar = view.progress
-    # Step and Run N are disabled by their row (explorer/ui/busy.py)
-    assert bar.value == 0 and not bar.active and not view.start_row.disabled
+    # Step and Run N keep their own state; Open/Save and Preview/Fork are disabled by rows
+    assert bar.value == 0 and not bar.active and not view.step_button.disabled
     assert view.cancel_button.disabled
     gen = st.job.begin("Running 1 round…")
     # indeterminate (full, striped) while nothing is done yet; never animated: moving stripes
     # cost the browser a frame every 16 ms for the whole round (issue 20)
     assert bar.value == -1 and not bar.active
-    assert view.start_row.disabled and not view.cancel_button.disabled
+    assert view.step_button.disabled and not view.cancel_button.disabled
     st.job.set_progress(gen, 0.5, "Round 1 of 2…")
     assert bar.value == 50 and not bar.active
     st.job.finish(gen, "done: 1 round in 48 ms", progress=1.0)
-    assert bar.value == 0 and not bar.active and not view.start_row.disabled
+    assert bar.value == 0 and not bar.active and not view.step_button.disabled
     assert view.cancel_button.disabled
