@@ -5,7 +5,7 @@ its items changes, the items' renderers' data sources included (``LegendView`` c
 ``on_transitive_change(items, recursive=True)``). A legend over the layers of the map and the
 runs of the curves was therefore rebuilt five to eleven times per Step, for the same picture.
 Here each entry points at a *stand-in*: a renderer with the entry's look over one empty source
-that is never changed; the real renderers, whose data change every round, are not referenced by
+that is never changed (one row at NaN, drawn nowhere); the real renderers, whose data change every round, are not referenced by
 the legend. The stand-ins draw nothing. Costs two models per entry (renderer, glyph).
 """
 
@@ -19,9 +19,12 @@ __all__ = ["StandIns"]
 class StandIns:
     """The stand-in renderers of one figure's legend (one empty source and view, shared)."""
 
-    def __init__(self, fig, view: CDSView | None = None):
+    def __init__(self, fig, view: CDSView | None = None, row=False):
         self.fig = fig
-        self.source = ColumnDataSource({"x": [], "y": []}, name="legend-stand-ins")
+        # ``row``: one row off the plot (NaN: drawn nowhere), for markers: BokehJS draws a
+        # Scatter entry's symbol from its renderer's first row (an empty source: a blank symbol)
+        nan = [float("nan")] if row else []
+        self.source = ColumnDataSource({"x": nan, "y": list(nan)}, name="legend-stand-ins")
         self.view = view if view is not None else CDSView()
 
     def add(self, glyph, name=None):
