@@ -229,11 +229,12 @@ def time_rounds(name, n, cache_dir, warmup=1, rounds=3):
 
 
 def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_from=None,
-          layout="umap"):
+          layout="umap", profile_dir=None):
     """``anchoral serve synthetic:N`` on the cached pool in Chromium: start, first page, wheel
     zoom and drag, Steps (AnchorAL alone: the full pool is refused live at 10M), server CPU per
     action and per Step, the server's peak RSS (``VmHWM``); a screenshot of the map with the
-    last round's overlays when ``screenshot`` names a file."""
+    last round's overlays when ``screenshot`` names a file; with ``profile_dir``, a ``py-spy
+    record`` of the server across each Step (collapsed stacks, ``<strategy>-step<i>.txt``)."""
     from bench_app import peak_rss_mib
     from bench_scale_app import ACTIONS, _cpu_seconds, _start
     from measure_app import browser, open_map, pan_zoom_times, step_time
@@ -260,9 +261,11 @@ def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_fr
             first = open_map(page, url)
             steps, step_cpu = [], []
             for i in range(n_steps):  # the first one builds the experiment (round-0 training)
+                spy = _py_spy(proc.pid, profile_dir, f"{strategy}-step{i + 1}.txt")
                 c0 = _cpu_seconds(proc.pid)
                 steps.append(step_time(page, i + 1))
                 step_cpu.append(_cpu_seconds(proc.pid) - c0)
+                _stop(spy)
             if screenshot:  # the whole map with the last round's overlays
                 page.wait_for_timeout(2000)
                 page.locator(".anchoral-map").first.screenshot(path=str(screenshot))
@@ -286,6 +289,29 @@ def serve(n, cache_dir, strategy="entropy", n_steps=3, screenshot=None, large_fr
             "step_click_to_overlays_s": steps,
             "step_server_cpu_s": step_cpu, "server_vmhwm_mib": mem.get("VmHWM"),
             "server_vmrss_end_mib": mem.get("VmRSS"), "loadavg_1_before": load0}
+
+
+def _py_spy(pid, profile_dir, name):
+    """``py-spy record`` of ``pid`` (250 Hz, not pausing it) into ``profile_dir/name``, or None."""
+    if not profile_dir:
+        return None
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    Path(profile_dir).mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([exe, "record", "-p", str(pid), "-r", "250", "-f", "raw", "--nonblocking",
+                            "-o", str(Path(profile_dir) / name)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the click
+    return spy
+
+
+def _stop(spy):
+    if spy is not None:
+        import signal
+
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(60)
 
 
 def build(n, cache_dir, steps=STEPS, large_from=None):
@@ -340,6 +366,10 @@ def main(argv=None):
     ap.add_argument("--screenshot", default=None, help="serve: PNG of the map after the Steps")
     ap.add_argument("--layout", default="umap", choices=("umap", "generated"),
                     help="serve: the cached UMAP layout, or the generator's (no UMAP)")
+    ap.add_argument("--steps", type=int, default=3,
+                    help="serve: Steps per strategy (the first builds the experiment)")
+    ap.add_argument("--profile-dir", default=None,
+                    help="serve: py-spy (pip install py-spy) records the server across each Step here")
     ap.add_argument("name", nargs="?")
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--cache-dir", default="/work/cache-tenm")
@@ -349,9 +379,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.what == "serve":
         sys.path.insert(0, str(ROOT / "tests" / "ui"))
-        rows = [serve(args.n, args.cache_dir, strategy, screenshot=args.screenshot
+        rows = [serve(args.n, args.cache_dir, strategy, n_steps=args.steps,
+                      screenshot=args.screenshot
                       if strategy == "entropy" else None, large_from=args.large_from,
-                      layout=args.layout)
+                      layout=args.layout, profile_dir=args.profile_dir)
                 for strategy in ("entropy", "badge")]
         for r in rows:
             print(json.dumps(r, default=str))
