@@ -43,3 +43,21 @@ def test_both_kinds_of_axis_are_there():
     """The parametrized tests above cover something."""
     assert any(x == "round" for _, x, _, _ in PLOTS.values())
     assert sum(axis.get("y_axis_type") == "log" for *_, axis in PLOTS.values()) >= 2
+
+
+def test_every_legend_entry_has_a_row_to_draw_its_sample_from(figures):
+    """BokehJS draws a legend entry's line or marker sample from its renderer's first row: a
+    stand-in over an empty source leaves the entry blank (seen in a screenshot). Each entry's
+    renderers hold one row, at NaN (drawn nowhere on the plot)."""
+    import math
+
+    from bokeh.models import Legend
+
+    legends = [item for fig in figures.values() for item in fig.center
+               if isinstance(item, Legend)]
+    assert legends, "the minority-share plot has a legend"
+    entries = [r for legend in legends for item in legend.items for r in item.renderers]
+    assert len(entries) >= 2  # the runs and the random-sampling band
+    for r in entries:
+        data = r.data_source.data
+        assert len(data["x"]) == 1 and math.isnan(data["x"][0]) and math.isnan(data["y"][0])

@@ -231,3 +231,40 @@ def test_watch_queue_sends_a_queue_left_with_no_writer():
         queue.pop(doc)
 
     IOLoop.current().run_sync(scenario)
+
+
+def test_no_shipped_stylesheet_sets_a_bokeh_visual_custom_property():
+    """The page skips BokehJS's reads of ``--bk-line-color`` and the like
+    (``panel_patch.NO_CSS_VARS_JS``) because nothing sets them: if Bokeh, Panel or the explorer
+    ever ship a stylesheet that does, the skip would hide it, and this fails."""
+    import re
+    from pathlib import Path
+
+    import bokeh
+    import panel
+
+    import explorer
+
+    sets = re.compile(r"--bk-[a-z-]*(?:line|fill|text|hatch)-[a-z-]+\s*:")
+    roots = [Path(bokeh.__file__).parent / "server" / "static",
+             Path(panel.__file__).parent / "dist", Path(panel.__file__).parent / "theme",
+             Path(explorer.__file__).parent]
+    checked = 0
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.suffix in (".css", ".js", ".py") and path.is_file():
+                checked += 1
+                text = path.read_text(errors="replace")
+                assert not sets.search(text), f"{path} sets a Bokeh visual custom property"
+    assert checked > 100  # the check saw the shipped files
+
+
+def test_the_page_script_makes_bokehjs_skip_the_reads():
+    from urllib.parse import unquote
+
+    from explorer.ui.panel_patch import NO_CSS_VARS_JS, page_scripts
+
+    url = page_scripts()["anchoral_no_css_vars"]
+    assert url.startswith("data:text/javascript") and "//" in url  # Panel leaves it unprefixed
+    assert unquote(url.split(",", 1)[1]) == NO_CSS_VARS_JS
+    assert 'require("core/visuals/visual")' in NO_CSS_VARS_JS

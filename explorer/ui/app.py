@@ -9,6 +9,7 @@ only) is shared between sessions, through :func:`load_prepared`.
 from __future__ import annotations
 
 import html
+import os
 import threading
 
 import panel as pn
@@ -18,9 +19,9 @@ from ..exceptions import ParameterError
 from ..options import PrepareOptions
 from .actions import ExportPanel, ForkPreview, SessionPanel
 from .branching import fork as fork_run
-from . import notebook, panel_patch, sessions
+from . import notebook, opening, panel_patch, sessions
 from .controls import ControlsView, MapControls
-from .jobs import make_scheduler
+from .jobs import hold, make_scheduler
 from .curves import CurvesView
 from .explore import ExploreView
 from .labelling import LabelQueue
@@ -55,23 +56,6 @@ def _load_prepared(source, options):
         return synthetic_prepared(parse(source), options.replace(
             cache_dir=options.cache_dir or default_cache_dir()))
     return prepare(source, options, progress=False)
-
-
-def _after_load(make):
-    """The view ``make()`` builds, built and shown after the page's first paint when served.
-
-    A class opening one server at once gets every page's map (and the buttons) before any
-    page's plots, table, settings and session cards: each page's first document is small (the
-    server builds documents one after another), and the rest is built on the page's load event.
-    Outside a server (a notebook) the view is built now. ``ANCHORAL_DEFER_LOAD=0`` builds
-    everything at once (to measure the difference).
-    """
-    import os
-
-    if pn.state.curdoc is None or pn.state.curdoc.session_context is None or \
-            os.environ.get("ANCHORAL_DEFER_LOAD", "1") == "0":
-        return make()
-    return pn.panel(make, defer_load=True, sizing_mode="stretch_width")
 
 
 def show(source="sample", options=None, **settings):
@@ -148,17 +132,58 @@ class ExplorerApp(pn.viewable.Viewer):
                                       sizing_mode="stretch_width")
         self._sidebar = pn.Column(sizing_mode="stretch_width")
         self._main = pn.Column(sizing_mode="stretch_width")
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+        # a page of a server builds its first document now and the rest once it is drawn
+        # (_after_load); ANCHORAL_DEFER_LOAD=0 builds everything at once (to measure)
+        self._deferring = served and os.environ.get("ANCHORAL_DEFER_LOAD", "1") != "0"
+        self._deferred = []
         self._build()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            # a closed tab releases its session directory (the writer lock)
-            pn.state.on_session_destroyed(lambda ctx: self.state.close())
+        if served:
+            key = self._opening = id(doc)
+            if getattr(doc.session_context, "server_context", None) is not None:
+                opening.OPENINGS.opened(key)  # not the server's warm-up page: no browser
+
+            def destroyed(ctx):
+                opening.OPENINGS.drawn(key)
+                self.state.close()  # a closed tab releases its session directory (the lock)
+
+            pn.state.on_session_destroyed(destroyed)
             pn.state.onload(self._on_load)
+
+    def _after_load(self, make):
+        """The view ``make()`` builds: now, or on a page of a server, once the browser has drawn
+        the first document and no other page is still drawing its own
+        (:mod:`explorer.ui.opening`: a class opening one server gets every map first)."""
+        if not self._deferring:
+            return make()
+        holder = pn.Column(sizing_mode="stretch_width")
+        self._deferred.append((holder, make))
+        return holder
+
+    def _build_rest(self, doc, waited=0.0):
+        """Build the deferred views, after the other pages still drawing (at most
+        ``opening.PATIENCE_S``), in one message to the browser."""
+        if self._deferred and waited < opening.PATIENCE_S and \
+                opening.OPENINGS.others_drawing(self._opening):
+            doc.add_timeout_callback(lambda: self._build_rest(doc, waited + opening.POLL_S),
+                                     int(opening.POLL_S * 1000))
+            return
+        deferred, self._deferred, self._deferring = self._deferred, [], False
+        from panel.io.state import set_curdoc
+
+        with set_curdoc(doc), hold(doc):
+            for holder, make in deferred:
+                holder.objects = [make()]
 
     def _on_load(self):
         st = self.state
-        ctx = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+        doc = pn.state.curdoc
+        ctx = doc.session_context if doc is not None else None
+        opening.OPENINGS.drawn(self._opening)
         if getattr(ctx, "server_context", None) is None:
             return  # the server's warm-up page: no browser, and nothing would release a lock
+        self._build_rest(doc)
         if self._session_dir:
             sessions.open_session(st, self._session_dir, make_scheduler(), typed=False)
         elif st.annotate_data:
@@ -187,8 +212,8 @@ class ExplorerApp(pn.viewable.Viewer):
         # view is built
         # when the page has drawn them (each view watches the state from then on)
         self._sidebar[:] = [self._loading, self.controls.buttons(), about,
-                            _after_load(lambda: self.explore),
-                            _after_load(lambda: pn.Column(
+                            self._after_load(lambda: self.explore),
+                            self._after_load(lambda: pn.Column(
                                 SessionPanel(state=st), ExportPanel(state=st),
                                 self.controls.settings(), sizing_mode="stretch_width"))]
         self._main[:] = [
@@ -198,14 +223,14 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.Row(LabelQueue(state=st), self.map, sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
-            _after_load(lambda: ForkPreview(state=st)),
+            self._after_load(lambda: ForkPreview(state=st)),
             pn.pane.Markdown("#### Comparison: one line per run, a point per round",
                              margin=(0, 10)),
-            _after_load(lambda: pn.Column(CurvesView(state=st), SummaryLine(state=st),
+            self._after_load(lambda: pn.Column(CurvesView(state=st), SummaryLine(state=st),
                                           self._lesson_tabs(), sizing_mode="stretch_width")),
             pn.pane.Markdown("#### Queried points of the run and round on the map",
                              margin=(0, 10)),
-            _after_load(lambda: QueriesTable(state=st)),
+            self._after_load(lambda: QueriesTable(state=st)),
         ]
 
     def _lesson_tabs(self):
@@ -297,6 +322,9 @@ class ExplorerApp(pn.viewable.Viewer):
         # stylesheet and its theme into every component's shadow root (~3,000 sheets a page),
         # and each re-render (a button enabled, a status line) recalculates them all
         # (docs/benchmarks.md, "A light page")
+        # scripts the page runs after BokehJS, before its documents render: Panel's config,
+        # because the Bootstrap template leaves a template's own js_files out of its page
+        pn.config.js_files.update(panel_patch.page_scripts())
         return pn.template.BootstrapTemplate(
             title=TITLE, sidebar=[self._sidebar], main=[self._main], sidebar_width=340,
             header_background="#2f3e46", design=panel_patch.page_design())

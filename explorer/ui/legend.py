@@ -4,27 +4,31 @@ BokehJS re-renders a legend's entries (one new canvas each) whenever any model r
 its items changes, the items' renderers' data sources included (``LegendView`` connects
 ``on_transitive_change(items, recursive=True)``). A legend over the layers of the map and the
 runs of the curves was therefore rebuilt five to eleven times per Step, for the same picture.
-Here each entry points at a *stand-in*: a renderer with the entry's look over one empty source
-that is never changed (one row at NaN, drawn nowhere); the real renderers, whose data change every round, are not referenced by
-the legend. The stand-ins draw nothing. Costs two models per entry (renderer, glyph).
+Here each entry points at a *stand-in*: a renderer with the entry's look over one source that
+is never changed (one row at NaN, drawn nowhere); the real renderers, whose data change every
+round, are not referenced by the legend. The stand-ins draw nothing on the plot. Costs two models per entry (renderer, glyph).
 """
 
 from __future__ import annotations
 
 from bokeh.models import CDSView, ColumnDataSource
 
-__all__ = ["StandIns"]
+__all__ = ["SOURCE_NAME", "StandIns"]
+
+#: the stand-ins' source's name (browser tests leave these renderers out of what a plot draws)
+SOURCE_NAME = "legend-stand-ins"
 
 
 class StandIns:
-    """The stand-in renderers of one figure's legend (one empty source and view, shared)."""
+    """The stand-in renderers of one figure's legend (one source of one NaN row, one view: shared)."""
 
-    def __init__(self, fig, view: CDSView | None = None, row=False):
+    def __init__(self, fig, view: CDSView | None = None):
         self.fig = fig
-        # ``row``: one row off the plot (NaN: drawn nowhere), for markers: BokehJS draws a
-        # Scatter entry's symbol from its renderer's first row (an empty source: a blank symbol)
-        nan = [float("nan")] if row else []
-        self.source = ColumnDataSource({"x": nan, "y": list(nan)}, name="legend-stand-ins")
+        # one row off the plot (NaN: drawn nowhere): BokehJS draws an entry's symbol (a marker,
+        # a line sample) with its renderer's first row's visuals; over an empty source the
+        # entry is blank
+        self.source = ColumnDataSource({"x": [float("nan")], "y": [float("nan")]},
+                                       name=SOURCE_NAME)
         self.view = view if view is not None else CDSView()
 
     def add(self, glyph, name=None):

@@ -1,5 +1,6 @@
 """The explorer's fixes to Panel's private internals, in one place: the page design (Native
-components under the Bootstrap template, :func:`page_design`), the websocket write queue
+components under the Bootstrap template, :func:`page_design`; BokehJS not reading CSS custom
+properties no stylesheet sets, :func:`page_scripts`), the websocket write queue
 (a message queued while a writer finishes is sent) and the notebook message handler (a raising
 message from the page no longer leaves an inline view dead, :func:`keep_held`).
 
@@ -182,6 +183,38 @@ def install_hold_fix() -> None:
     from panel.viewable import Viewable
 
     Viewable._on_msg = keep_held(Viewable._on_msg)
+
+
+#: BokehJS 3.x reads a CSS custom property (``--bk-line-color``, ``--bk-text-color``, ...) through
+#: ``getComputedStyle`` for every line, fill, text and hatch visual of every axis, title, legend
+#: and annotation each time it paints or lays them out, and each read forces a style
+#: recalculation of the page. No stylesheet Bokeh, Panel or the explorer ships sets one
+#: (``tests/test_ui_panel_patch.py`` checks), so every read returns "" and BokehJS uses the
+#: model's value; the page skips the reads. Measured in docs/benchmarks.md §5g.
+NO_CSS_VARS_JS = """// AnchorAL Explorer: no --bk-* visual custom properties on this page (explorer/ui/panel_patch.py)
+(function () {
+  var B = window.Bokeh;
+  if (!B || !B.require) { return; }
+  try {
+    var V = B.require("core/visuals/visual").VisualProperties;
+    if (V && V.prototype && typeof V.prototype._get_css_value === "function") {
+      V.prototype._get_css_value = function () { return ""; };
+    }
+  } catch (e) { /* another BokehJS: unchanged */ }
+})();
+"""
+
+
+def page_scripts() -> dict:
+    """Scripts the served page loads after BokehJS and before its documents render (Panel's
+    ``config.js_files``, set by ``ExplorerApp.template``): :data:`NO_CSS_VARS_JS` as a
+    ``data:`` URL."""
+    from urllib.parse import quote
+
+    # the URL keeps "//" (the comment): Panel prefixes a js_files entry without "//" with the
+    # page's relative path
+    return {"anchoral_no_css_vars": "data:text/javascript;charset=utf-8," +
+            quote(NO_CSS_VARS_JS, safe="/:;,()")}
 
 
 def page_design():

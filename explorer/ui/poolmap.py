@@ -221,7 +221,7 @@ class PoolMap(pn.viewable.Viewer):
         if self._stand_ins is None:
             if self._all is None:
                 self._all = AllIndices()
-            self._stand_ins = StandIns(self.fig, CDSView(filter=self._all), row=True)
+            self._stand_ins = StandIns(self.fig, CDSView(filter=self._all))
         return self._stand_ins.add(glyph)
 
     def set_layer(self, name, data: dict, label=None) -> None:

@@ -201,7 +201,9 @@ _FIGURES_JS = """() => {
     for (const m of models) {
       if (m.type !== "Figure" && m.type !== "Plot") continue;
       if (!m.name) continue;
-      out[m.name] = m.renderers.filter(r => r.data_source).map(r => ({
+      // a legend's stand-ins (explorer/ui/legend.py) draw nothing: not part of what a plot shows
+      out[m.name] = m.renderers.filter(r => r.data_source &&
+                                            r.data_source.name !== "legend-stand-ins").map(r => ({
         name: r.name, glyph: r.glyph.type,
         n: r.data_source.get_length ? (r.data_source.get_length() || 0) : 0,
         visible: r.visible,

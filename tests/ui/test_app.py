@@ -28,6 +28,9 @@ def test_page_loads_and_map_has_pixels(page, app_url):
     open_app(page, app_url)
     assert drawn_pixels(page) > 2000
     assert page.js_errors == []
+    # BokehJS skips its CSS custom-property reads (explorer/ui/panel_patch.py, NO_CSS_VARS_JS)
+    assert page.evaluate("Bokeh.require('core/visuals/visual').VisualProperties.prototype"
+                         "._get_css_value('line-color')") == ""
 
 
 def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
