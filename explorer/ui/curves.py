@@ -1,7 +1,12 @@
 """Live comparison plots: one line per run, streamed round by round, and when to stop.
 
-Each run owns one Bokeh ``ColumnDataSource`` shared by every plot; a new round is a single
-``source.stream(rows)`` per run (only the new rows travel to the browser), never a redraw.
+Each run owns one Bokeh ``ColumnDataSource`` shared by every plot's lines, and every run's
+points (a marker per round) are one more source shared by one scatter renderer per plot; a new
+round is one ``source.stream(rows)`` per run plus one for the points (only the new rows travel
+to the browser), never a redraw. One scatter per plot, not one per run and plot: BokehJS updates
+every renderer of a streamed source (five glyph views each), and the 24 per-run scatters of four
+runs cost a Step more of the browser's time than everything else in the plots
+(docs/benchmarks.md §5h).
 The minority-share plot also shades what random sampling would give (one band for every run:
 they share the initial set and the pool), and a line per run over the plots says whether it
 still finds minority rows (:mod:`explorer.stopping`).
@@ -48,7 +53,7 @@ PLOTS = {
     "cumulative-time": ("Cumulative selection + training time", "round", "t_cumulative",
                         dict(x_axis_label="round", y_axis_label="seconds")),
 }
-HOVER = [("run", "$name"), ("round", "@round"), ("budget", "@budget"),
+HOVER = [("run", "@run"), ("round", "@round"), ("budget", "@budget"),
          ("minority share", "@minority_share{0.000}"),
          ("minority share: pool", "@pool_minority_share{0.000}"),
          ("  subpool", "@subpool_minority_share{0.000}"),
@@ -204,23 +209,34 @@ def _line(fig, src, x, y, color, name, width=2.0, dash="solid", alpha=1.0):
                                    line_dash=dash, line_alpha=alpha), name=name, view=view)
 
 
-def _dots(fig, src, x, y, color, name, size=6):
+def _points(fig, src, x, y, size=6):
+    """Every run's points of one plot: one scatter over the shared points source, coloured by
+    its ``color`` column."""
     src, view = src
-    return fig.add_glyph(src, Scatter(x=x, y=y, size=size, fill_color=color, line_color=color),
-                         name=name, view=view)
+    return fig.add_glyph(src, Scatter(x=x, y=y, size=size, fill_color="color",
+                                      line_color="color"), name="points", view=view)
 
 
 def _enrichment(fig, src, color, label, full=False) -> list:
     """One run's three minority shares per round: the unlabelled pool (dotted), its subpool
-    (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed)."""
+    (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed).
+    Its points (the subpool's share, the pool's for the full pool) are ``enrichment_y``."""
     glyphs = [_line(fig, src, "round", "pool_minority_share", color, label, 1.5, "dotted")]
     if not full:
         glyphs.append(_line(fig, src, "round", "subpool_minority_share", color, label))
     glyphs.append(_line(fig, src, "round", "queried_minority_share", color, label, 1.5,
                         "dashed", 0.8))
-    glyphs.append(_dots(fig, src, "round", "pool_minority_share" if full else
-                        "subpool_minority_share", color, label, size=5))
     return glyphs
+
+
+def _point_rows(rows: dict, key) -> dict:
+    """A run's new rows for the shared points source: its columns plus run, colour, and the
+    enrichment plot's y (the subpool's minority share; the pool's for the full pool)."""
+    n = len(rows["round"])
+    full = is_full_pool(key)
+    return {**rows, "run": np.array([run_label(key)] * n, dtype=object),
+            "color": np.array([run_color(key)] * n, dtype=object),
+            "enrichment_y": rows["pool_minority_share" if full else "subpool_minority_share"]}
 
 
 class CurvesView(pn.viewable.Viewer):
@@ -249,6 +265,10 @@ class CurvesView(pn.viewable.Viewer):
         every = AllIndices()
         self._sources = {k: ColumnDataSource(_empty(), name=f"curve:{k}") for k in self._runs}
         views = {k: (src, CDSView(filter=every)) for k, src in self._sources.items()}
+        self._points = ColumnDataSource(
+            {**_empty(), "run": np.empty(0, object), "color": np.empty(0, object),
+             "enrichment_y": np.empty(0)}, name="curve-points")
+        points = (self._points, CDSView(filter=every))
         self._sent = {k: 0 for k in self._runs}
         self._cum = {k: 0.0 for k in self._runs}
         self._markers = []
@@ -258,26 +278,25 @@ class CurvesView(pn.viewable.Viewer):
                          min_width=260, toolbar_location=None, tools="", **axis)
             fig.title.text_font_size = "11px"
             _axes(fig, x, axis)
-            items, hovered = [], []
+            items = []
             # the legend (one, on minority-share) lists stand-ins: a streamed round does not
             # redraw it (explorer/ui/legend.py)
             stand_ins = StandIns(fig, CDSView(filter=every)) if name == "minority-share" else None
             for k in self._runs:
                 src, color, label = views[k], run_color(k), run_label(k)
                 if name == "enrichment":
-                    glyphs = _enrichment(fig, src, color, label, full=is_full_pool(k))
-                    hovered.append(glyphs[-1])
+                    _enrichment(fig, src, color, label, full=is_full_pool(k))
                     continue
-                line = _line(fig, src, x, y, color, label)
-                dots = _dots(fig, src, x, y, color, label)
+                _line(fig, src, x, y, color, label)
                 if name == "minority-f1":
                     _line(fig, src, x, "macro_f1", color, label, 1.5, "dashed", 0.8)
                 if stand_ins is not None:
                     items.append(LegendItem(label=label, renderers=[stand_ins.add(
                         Line(x="x", y="y", line_color=color, line_width=2))]))
-                hovered.append(dots)
-            # one hover tool per plot for every run's points
-            fig.add_tools(HoverTool(renderers=hovered, tooltips=HOVER))
+            # every run's points, drawn over the lines, with one hover tool
+            dots = _points(fig, points, x, "enrichment_y" if name == "enrichment" else y,
+                           size=5 if name == "enrichment" else 6)
+            fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
             if name == "minority-share":  # one band for every run: same start, same pool
                 band = fig.add_glyph(self._band, VArea(x="budget", y1="lo", y2="hi",
                                                        fill_color="#808080", fill_alpha=0.35),
@@ -313,6 +332,7 @@ class CurvesView(pn.viewable.Viewer):
             return
         if st.runs and list(st.runs) != self._runs:
             self._rebuild(st.runs)
+        points = []
         for k in self._runs:
             recs = st.history.get(k, [])
             new = recs[self._sent[k]:]
@@ -321,7 +341,11 @@ class CurvesView(pn.viewable.Viewer):
             rows = rows_for(new, self._cum[k])
             self._cum[k] = float(rows["t_cumulative"][-1])
             self._sent[k] = len(recs)
+            points.append(_point_rows(rows, k))
             locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
+        if points:
+            rows = {c: np.concatenate([p[c] for p in points]) for c in points[0]}
+            locked(lambda src=self._points, rows=rows: src.stream(rows))
         if not st.history and any(self._sent.values()):  # a reset
             self._rebuild(st.expected_runs())
         self._update_stopping()

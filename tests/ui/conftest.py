@@ -208,6 +208,8 @@ _FIGURES_JS = """() => {
         n: r.data_source.get_length ? (r.data_source.get_length() || 0) : 0,
         visible: r.visible,
         color: r.glyph.line_color ? JSON.stringify(r.glyph.line_color) : null,
+        // the comparison plots' points: every run's rows in one source, by its "run" column
+        runs: r.data_source.data && r.data_source.data.run ? Array.from(r.data_source.data.run) : null,
       }));
     }
   }
@@ -230,8 +232,17 @@ def overlay_sizes(page) -> dict:
 
 
 def curve_points(page, figure) -> list:
-    """Point counts of the per-run scatter renderers of a comparison figure."""
-    return [r["n"] for r in figures(page).get(figure, []) if r["glyph"] == "Scatter"]
+    """Points per compared run in a comparison figure, in the order of the runs' lines: the
+    rows of each run in the figure's one points renderer (``[]`` while the figure is not there,
+    ``[0, 0]`` for two runs before a round)."""
+    shown = figures(page).get(figure, [])
+    runs = list(dict.fromkeys(r["name"] for r in shown if r["glyph"] == "Line" and r["name"]))
+    points = [r for r in shown if r["glyph"] == "Scatter"]
+    if not points:
+        return []
+    assert len(points) == 1, f"{figure}: one points renderer for every run, not {len(points)}"
+    col = points[0]["runs"] or []
+    return [col.count(run) for run in runs]
 
 
 #: the map's overlays, present (empty) from the page's first document on
@@ -246,8 +257,8 @@ def map_overlays(page, timeout=120.0) -> dict:
 
 
 def shown_curve_points(page, figure, runs, timeout=120.0) -> list:
-    """:func:`curve_points` once ``figure`` shows one scatter per compared run (``runs`` of
-    them), for a "nothing changed" check: fails when the figure or its runs are not there."""
+    """:func:`curve_points` once ``figure`` shows the points of ``runs`` compared runs, for a
+    "nothing changed" check: fails when the figure or its runs are not there."""
     return wait_until(lambda: len(p := curve_points(page, figure)) == runs and p,
                       timeout=timeout, message=f"{figure} with {runs} runs' points")
 

@@ -65,6 +65,29 @@ def test_anchoral_vs_full_pool_gives_one_curve_per_run(page, app_url):
     assert curve_points(page, "selection-time") == [3, 3]
     assert curve_points(page, "texts-scored") == [3, 3]
     assert curve_points(page, "enrichment") == [3, 3]
+    # every run's points are one renderer: hovering one names its run
+    point = page.evaluate(_POINT_JS, "minority-share")
+    page.mouse.move(point["x"], point["y"])
+    tip = page.locator(".bk-tooltip-content").first
+    expect(tip).to_be_visible()
+    assert point["run"] in tip.inner_text(), (point, tip.inner_text())
+
+
+#: the screen position and run of the first point of a comparison figure's points renderer
+_POINT_JS = """(figure) => {
+  for (const doc of Bokeh.documents) {
+    const ms = doc.all_models ? Array.from(doc.all_models) : Array.from(doc._all_models.values());
+    const fig = ms.find(m => m.name === figure);
+    if (!fig) continue;
+    const view = Bokeh.index.find_one(fig);
+    const r = fig.renderers.find(r => r.name === "points");
+    const d = r.data_source.data, g = r.glyph;
+    const rect = view.canvas_view.el.getBoundingClientRect();
+    return {x: rect.left + view.frame.x_scale.compute(d[g.x.field][0]),
+            y: rect.top + view.frame.y_scale.compute(d[g.y.field][0]), run: d.run[0]};
+  }
+  return null;
+}"""
 
 
 def test_round_slider_replays_an_earlier_round(page, app_url):
