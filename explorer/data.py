@@ -9,7 +9,6 @@ returns a :class:`Dataset`. Every problem with the input is reported once, as a
 from __future__ import annotations
 
 import functools
-
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path

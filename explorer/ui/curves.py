@@ -217,16 +217,14 @@ def _points(fig, src, x, y, size=6):
                                       line_color="color"), name="points", view=view)
 
 
-def _enrichment(fig, src, color, label, full=False) -> list:
+def _enrichment(fig, src, color, label, full=False) -> None:
     """One run's three minority shares per round: the unlabelled pool (dotted), its subpool
     (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed).
     Its points (the subpool's share, the pool's for the full pool) are ``enrichment_y``."""
-    glyphs = [_line(fig, src, "round", "pool_minority_share", color, label, 1.5, "dotted")]
+    _line(fig, src, "round", "pool_minority_share", color, label, 1.5, "dotted")
     if not full:
-        glyphs.append(_line(fig, src, "round", "subpool_minority_share", color, label))
-    glyphs.append(_line(fig, src, "round", "queried_minority_share", color, label, 1.5,
-                        "dashed", 0.8))
-    return glyphs
+        _line(fig, src, "round", "subpool_minority_share", color, label)
+    _line(fig, src, "round", "queried_minority_share", color, label, 1.5, "dashed", 0.8)
 
 
 def _point_rows(rows: dict, key) -> dict:

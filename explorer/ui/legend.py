@@ -6,7 +6,8 @@ its items changes, the items' renderers' data sources included (``LegendView`` c
 runs of the curves was therefore rebuilt five to eleven times per Step, for the same picture.
 Here each entry points at a *stand-in*: a renderer with the entry's look over one source that
 is never changed (one row at NaN, drawn nowhere); the real renderers, whose data change every
-round, are not referenced by the legend. The stand-ins draw nothing on the plot. Costs two models per entry (renderer, glyph).
+round, are not referenced by the legend. The stand-ins draw nothing on the plot. Costs two
+models per entry (renderer, glyph).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ SOURCE_NAME = "legend-stand-ins"
 
 
 class StandIns:
-    """The stand-in renderers of one figure's legend (one source of one NaN row, one view: shared)."""
+    """The stand-in renderers of one figure's legend (one shared source of one NaN row, one
+    shared view)."""
 
     def __init__(self, fig, view: CDSView | None = None):
         self.fig = fig
