@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from bokeh.models import BasicTicker, CustomJSTicker
+from bokeh.models import (BasicTicker, CustomJSTicker, NumeralTickFormatter,
+                          PrintfTickFormatter)
 
 from explorer.ui.curves import LOG_TICKS_JS, PLOTS, CurvesView
 from explorer.ui.state import ExplorerState
@@ -37,6 +39,9 @@ def test_an_axis_over_rounds_ticks_whole_rounds_only(figures, name):
 def test_a_log_axis_ticks_1_2_5_per_decade(figures, name):
     (ticker,) = {axis.ticker for axis in figures[name].yaxis}
     assert isinstance(ticker, CustomJSTicker) and ticker.major_code == LOG_TICKS_JS
+    # labelled plainly ("0.02", "2,000"), not "2.000e-2"
+    (formatter,) = {axis.formatter for axis in figures[name].yaxis}
+    assert isinstance(formatter, (NumeralTickFormatter, PrintfTickFormatter))
 
 
 def test_both_kinds_of_axis_are_there():
@@ -61,3 +66,18 @@ def test_every_legend_entry_has_a_row_to_draw_its_sample_from(figures):
     for r in entries:
         data = r.data_source.data
         assert len(data["x"]) == 1 and math.isnan(data["x"][0]) and math.isnan(data["y"][0])
+
+
+def test_padded_range_pads_like_bokeh_and_keeps_fixed_ends():
+    import math
+
+    from explorer.ui.curves import padded_range
+
+    assert padded_range([np.array([1.0, 3.0])]) == pytest.approx((0.9, 3.1))  # 5 % a side
+    assert padded_range([np.array([2.0, np.nan])]) == pytest.approx((1.5, 2.5))  # one value
+    assert padded_range([np.array([0.1, 0.3])], start=0.0) == pytest.approx((0.0, 0.315))
+    assert padded_range([np.array([0.5])], start=0.0, end=1.02) == (0.0, 1.02)
+    lo, hi = padded_range([np.array([0.0, 1e-3, 1e-1])], log=True)  # 0 has no place on a log axis
+    assert math.log10(lo) == pytest.approx(-3.1) and math.log10(hi) == pytest.approx(-0.9)
+    assert padded_range([np.array([np.nan])]) is None and padded_range([]) is None
+    assert padded_range([np.array([0.0])], log=True) is None

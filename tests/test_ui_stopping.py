@@ -52,6 +52,45 @@ def test_curves_draw_one_band_and_a_line_per_run(pool):
     assert "minority found in the last 2 rounds" in html_
 
 
+def test_every_line_kind_is_one_renderer_with_a_row_per_run(pool):
+    """The lines are one MultiLine per kind and plot (a row per run, patched each round), not
+    one renderer per run: BokehJS updates every renderer of a changed source."""
+    from explorer.ui.curves import LINES
+    from explorer.ui.records import run_label
+
+    st = ExplorerState(pool, filters=["anchoral", "full"], subpool_size=300)
+    view = CurvesView(state=st)
+    view.__panel__()
+    for _ in range(2):
+        st.step()
+    figs = view.figures()
+    for plot, x, y, *_ in LINES:
+        (r,) = [r for r in figs[plot].renderers if r.name == f"lines:{y}"]
+        data = r.data_source.data
+        assert list(data["run"]) == [run_label(k) for k in st.runs]
+        assert [len(a) for a in data[x]] == [len(a) for a in data[y]] == [2, 2], (plot, y)
+    data = view._lines.data
+    anchoral, full = st.runs.index("anchoral/entropy"), st.runs.index("full/entropy")
+    assert np.isnan(data["subpool_minority_share"][full]).all()  # the pool is its subpool
+    assert np.isfinite(data["subpool_minority_share"][anchoral]).all()
+    np.testing.assert_array_equal(data["round"][anchoral], [1, 2])
+    # 9 line kinds + 6 point scatters + the band, whatever the number of runs
+    renderers = [r for f in figs.values() for r in f.renderers
+                 if r.data_source.name != "legend-stand-ins"]
+    assert len(renderers) == len(LINES) + len(figs) + 1
+    # every plot's ranges are the server's (padded around the data), sent with the round
+    for plot, x, y, *_ in LINES:
+        fig = figs[plot]
+        xs = np.concatenate(data[x])
+        ys = np.concatenate(data[y])
+        ys = ys[np.isfinite(ys) & ((ys > 0) if fig.y_scale.__class__.__name__ == "LogScale"
+                                   else True)]
+        assert fig.x_range.start < xs.min() <= xs.max() < fig.x_range.end, plot
+        assert fig.y_range.start <= ys.min() <= ys.max() <= fig.y_range.end, (plot, y)
+    for plot in ("minority-share", "enrichment", "minority-f1"):
+        assert figs[plot].y_range.start == 0
+
+
 def test_stop_line_says_consider_stopping():
     df = pd.DataFrame({"run": "anchoral/<b>x</b>", "round": range(7),
                        "n_labelled": range(10, 80, 10), "n_minority": [2, 5, 5, 5, 5, 5, 5],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 import panel as pn
@@ -160,7 +161,12 @@ class ControlsView(pn.viewable.Viewer):
         return f"Rule {head}; minority {100 * share:.1f} % of the labelled rows."
 
     def _start(self, n):
-        self.state.start(n, make_scheduler())
+        # served: the busy state (buttons, progress, status) in one message to the browser,
+        # not eight (a notebook's comm sends as before)
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+        with pn.io.hold(doc, policy="collect") if served else contextlib.nullcontext():
+            self.state.start(n, make_scheduler())
 
     def buttons(self):
         return pn.Column(

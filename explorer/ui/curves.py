@@ -1,12 +1,12 @@
 """Live comparison plots: one line per run, streamed round by round, and when to stop.
 
-Each run owns one Bokeh ``ColumnDataSource`` shared by every plot's lines, and every run's
-points (a marker per round) are one more source shared by one scatter renderer per plot; a new
-round is one ``source.stream(rows)`` per run plus one for the points (only the new rows travel
-to the browser), never a redraw. One scatter per plot, not one per run and plot: BokehJS updates
-every renderer of a streamed source (five glyph views each), and the 24 per-run scatters of four
-runs cost a Step more of the browser's time than everything else in the plots
-(docs/benchmarks.md §5h).
+Every line of a plot is one Bokeh ``MultiLine`` with a row per run (its ``run`` and ``color``
+columns), over one source shared by every plot: a new round is one ``patch`` of the runs that
+moved (their rows' arrays). Every run's points (a marker per round) are one more source,
+streamed (only the new rows travel), shared by one scatter per plot. One renderer per line kind
+and plot, not one per run: BokehJS updates every renderer of a changed source (five glyph views
+each), and per-run renderers (24 scatters and 35 lines for four runs) cost a Step more of the
+browser's time than everything else in the plots (docs/benchmarks.md §5h, §5i).
 The minority-share plot also shades what random sampling would give (one band for every run:
 they share the initial set and the pool), and a line per run over the plots says whether it
 still finds minority rows (:mod:`explorer.stopping`).
@@ -22,7 +22,8 @@ import panel as pn
 import param
 from bokeh.layouts import gridplot
 from bokeh.models import (AllIndices, BasicTicker, CDSView, ColumnDataSource, CustomJSTicker,
-                          HoverTool, Legend, LegendItem, Line, Scatter, Span, VArea)
+                          HoverTool, Legend, LegendItem, Line, MultiLine, NumeralTickFormatter,
+                          PrintfTickFormatter, Range1d, Scatter, Span, VArea)
 from bokeh.plotting import figure
 
 from ..stopping import BAND, PATIENCE, WINDOW, add_stopping_columns, stopping_summary
@@ -53,6 +54,57 @@ PLOTS = {
     "cumulative-time": ("Cumulative selection + training time", "round", "t_cumulative",
                         dict(x_axis_label="round", y_axis_label="seconds")),
 }
+#: the lines: (plot, x, y, width, dash, alpha), one ``MultiLine`` renderer each with a row per
+#: run. The enrichment plot draws each run's minority share of the unlabelled pool (dotted),
+#: its subpool (solid; none for the full pool, whose subpool is the pool) and its queried
+#: batch (dashed); the F1 plot minority F1 (solid) and macro F1 (dashed).
+LINES = [("minority-share", "budget", "minority_share", 2.0, "solid", 1.0),
+         ("enrichment", "round", "pool_minority_share", 1.5, "dotted", 1.0),
+         ("enrichment", "round", "subpool_minority_share", 2.0, "solid", 1.0),
+         ("enrichment", "round", "queried_minority_share", 1.5, "dashed", 0.8),
+         ("minority-f1", "budget", "minority_f1", 2.0, "solid", 1.0),
+         ("minority-f1", "budget", "macro_f1", 1.5, "dashed", 0.8),
+         ("selection-time", "round", "t_selection", 2.0, "solid", 1.0),
+         ("texts-scored", "round", "n_scored", 2.0, "solid", 1.0),
+         ("cumulative-time", "round", "t_cumulative", 2.0, "solid", 1.0)]
+#: the columns the lines read (a run's whole series each)
+LINE_COLUMNS = list(dict.fromkeys(c for _, x, y, *_ in LINES for c in (x, y)))
+#: room for the y axis (its label and tick labels, e.g. "0.001", "10,000") whatever the data:
+#: a plot whose tick labels grow would otherwise shrink its frame, send the new width back to
+#: the server and paint again
+MIN_BORDER_LEFT = 72
+
+#: y from 0 (shares, F1) and F1's fixed end; every other end follows the data
+Y_FROM_ZERO = {"minority-share", "enrichment", "minority-f1"}
+Y_END = {"minority-f1": 1.02}
+
+
+def padded_range(values, log=False, start=None, end=None, pad=0.05):
+    """``(start, end)`` around the finite ``values`` (positive ones on a log axis), ``pad`` of
+    the span beyond each end (in decades on a log axis), as Bokeh's ``DataRange1d`` pads; a
+    fixed ``start``/``end`` stays. ``None`` when there is nothing to show.
+
+    The comparison plots' ranges are computed here and sent with each round's data, not left
+    to BokehJS's auto-ranging: that sends every changed range back to the server (nine
+    messages a Step, each answered) and paints every plot a second time.
+    """
+    v = np.concatenate([np.asarray(a, float).ravel() for a in values]) if values else np.empty(0)
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if start is not None:
+        lo = min(lo, start)
+    if log:
+        lo, hi = np.log10(lo), np.log10(hi)
+    span = hi - lo
+    margin = pad * span if span > 0 else 0.5 * (0.5 if log else max(abs(hi) * 0.1, 1.0))
+    lo, hi = lo - margin, hi + margin
+    if log:
+        lo, hi = 10 ** lo, 10 ** hi
+    return (float(start) if start is not None else lo), (float(end) if end is not None else hi)
+
+
 HOVER = [("run", "@run"), ("round", "@round"), ("budget", "@budget"),
          ("minority share", "@minority_share{0.000}"),
          ("minority share: pool", "@pool_minority_share{0.000}"),
@@ -96,12 +148,15 @@ return ticks;
 """
 
 
-def _axes(fig, x, axis) -> None:
-    """Whole rounds on a round axis (no 1.5); 1-2-5 ticks on a log axis."""
+def _axes(fig, x, y, axis) -> None:
+    """Whole rounds on a round axis (no 1.5); 1-2-5 ticks on a log axis, plainly labelled."""
     if x == "round":
         fig.xaxis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0)
     if axis.get("y_axis_type") == "log":
         fig.yaxis.ticker = CustomJSTicker(major_code=LOG_TICKS_JS)
+        # "0.02", "0.001", "2,000": not Bokeh's "2.000e-2" for every tick of a log axis
+        fig.yaxis.formatter = (NumeralTickFormatter(format="0,0") if y == "n_scored" else
+                               PrintfTickFormatter(format="%g"))
 
 
 def rows_for(records, start_cumulative=0.0) -> dict:
@@ -200,13 +255,14 @@ def _empty() -> dict:
     return {c: (np.empty(0, object) if c == "encoded" else np.empty(0)) for c in COLUMNS}
 
 
-def _line(fig, src, x, y, color, name, width=2.0, dash="solid", alpha=1.0):
-    """A line renderer with no selection or muted copies of its glyph (``fig.line`` adds
-    two more models per renderer; BokehJS derives them when needed), and the one view of its
-    source (every renderer of a run shares it, rather than a view and a filter each)."""
+def _lines(fig, src, x, y, width=2.0, dash="solid", alpha=1.0):
+    """Every run's line of one kind in one plot: a ``MultiLine`` over the shared lines source
+    (a row per run), coloured by its ``color`` column; no selection or muted copies of its
+    glyph (BokehJS derives them when needed)."""
     src, view = src
-    return fig.add_glyph(src, Line(x=x, y=y, line_color=color, line_width=width,
-                                   line_dash=dash, line_alpha=alpha), name=name, view=view)
+    return fig.add_glyph(src, MultiLine(xs=x, ys=y, line_color="color", line_width=width,
+                                        line_dash=dash, line_alpha=alpha),
+                         name=f"lines:{y}", view=view)
 
 
 def _points(fig, src, x, y, size=6):
@@ -217,14 +273,13 @@ def _points(fig, src, x, y, size=6):
                                       line_color="color"), name="points", view=view)
 
 
-def _enrichment(fig, src, color, label, full=False) -> None:
-    """One run's three minority shares per round: the unlabelled pool (dotted), its subpool
-    (solid; none for the full pool, whose subpool is the pool), its queried batch (dashed).
-    Its points (the subpool's share, the pool's for the full pool) are ``enrichment_y``."""
-    _line(fig, src, "round", "pool_minority_share", color, label, 1.5, "dotted")
-    if not full:
-        _line(fig, src, "round", "subpool_minority_share", color, label)
-    _line(fig, src, "round", "queried_minority_share", color, label, 1.5, "dashed", 0.8)
+def _line_rows(rows: dict, key) -> dict:
+    """A run's new rows for its lines: the full pool has no subpool line (its subpool is the
+    pool), so that series is NaN (drawn nowhere)."""
+    out = {c: np.asarray(rows[c], float) for c in LINE_COLUMNS}
+    if is_full_pool(key):
+        out["subpool_minority_share"] = np.full(len(out["round"]), np.nan)
+    return out
 
 
 def _point_rows(rows: dict, key) -> dict:
@@ -261,8 +316,12 @@ class CurvesView(pn.viewable.Viewer):
     def _rebuild(self, runs):
         self._runs = list(runs)
         every = AllIndices()
-        self._sources = {k: ColumnDataSource(_empty(), name=f"curve:{k}") for k in self._runs}
-        views = {k: (src, CDSView(filter=every)) for k, src in self._sources.items()}
+        # a row per run: its label, colour, and each line column's whole series
+        self._series = {k: {c: np.empty(0) for c in LINE_COLUMNS} for k in self._runs}
+        self._lines = ColumnDataSource(
+            {"run": [run_label(k) for k in self._runs], "color": [run_color(k) for k in self._runs],
+             **{c: [np.empty(0) for _ in self._runs] for c in LINE_COLUMNS}}, name="curve-lines")
+        lines = (self._lines, CDSView(filter=every))
         self._points = ColumnDataSource(
             {**_empty(), "run": np.empty(0, object), "color": np.empty(0, object),
              "enrichment_y": np.empty(0)}, name="curve-points")
@@ -272,41 +331,37 @@ class CurvesView(pn.viewable.Viewer):
         self._markers = []
         figs = []
         for name, (title, x, y, axis) in PLOTS.items():
+            log = axis.get("y_axis_type") == "log"
+            # explicit ranges, set with each round's data (padded_range)
             fig = figure(name=name, title=title, height=250, sizing_mode="stretch_width",
-                         min_width=260, toolbar_location=None, tools="", **axis)
+                         min_width=260, toolbar_location=None, tools="",
+                         min_border_left=MIN_BORDER_LEFT,
+                         x_range=Range1d(0, 1), y_range=Range1d(*((0.1, 10) if log else
+                                                                  (0, Y_END.get(name, 1)))),
+                         **axis)
             fig.title.text_font_size = "11px"
-            _axes(fig, x, axis)
+            _axes(fig, x, y, axis)
             items = []
             # the legend (one, on minority-share) lists stand-ins: a streamed round does not
             # redraw it (explorer/ui/legend.py)
             stand_ins = StandIns(fig, CDSView(filter=every)) if name == "minority-share" else None
-            for k in self._runs:
-                src, color, label = views[k], run_color(k), run_label(k)
-                if name == "enrichment":
-                    _enrichment(fig, src, color, label, full=is_full_pool(k))
-                    continue
-                _line(fig, src, x, y, color, label)
-                if name == "minority-f1":
-                    _line(fig, src, x, "macro_f1", color, label, 1.5, "dashed", 0.8)
-                if stand_ins is not None:
-                    items.append(LegendItem(label=label, renderers=[stand_ins.add(
-                        Line(x="x", y="y", line_color=color, line_width=2))]))
+            for plot, lx, ly, width, dash, alpha in LINES:
+                if plot == name:
+                    _lines(fig, lines, lx, ly, width, dash, alpha)
+            for k in self._runs if stand_ins is not None else ():
+                items.append(LegendItem(label=run_label(k), renderers=[stand_ins.add(
+                    Line(x="x", y="y", line_color=run_color(k), line_width=2))]))
             # every run's points, drawn over the lines, with one hover tool
             dots = _points(fig, points, x, "enrichment_y" if name == "enrichment" else y,
                            size=5 if name == "enrichment" else 6)
             fig.add_tools(HoverTool(renderers=[dots], tooltips=HOVER))
             if name == "minority-share":  # one band for every run: same start, same pool
-                band = fig.add_glyph(self._band, VArea(x="budget", y1="lo", y2="hi",
-                                                       fill_color="#808080", fill_alpha=0.35),
-                                     level="underlay", name="random sampling",
-                                     view=CDSView(filter=every))
+                fig.add_glyph(self._band, VArea(x="budget", y1="lo", y2="hi",
+                                                fill_color="#808080", fill_alpha=0.35),
+                              level="underlay", name="random sampling", view=CDSView(filter=every))
                 items.append(LegendItem(label="random sampling (5–95 %)", renderers=[
                     stand_ins.add(VArea(x="x", y1="y", y2="y", fill_color="#808080",
                                         fill_alpha=0.35))]))
-            if name in ("minority-share", "minority-f1", "enrichment"):
-                fig.y_range.start = 0
-            if name == "minority-f1":
-                fig.y_range.end = 1.02
             if name == "minority-share":
                 # top left: the curves rise to the right and the band lies along the bottom
                 fig.add_layout(Legend(items=items, location="top_left",
@@ -330,8 +385,8 @@ class CurvesView(pn.viewable.Viewer):
             return
         if st.runs and list(st.runs) != self._runs:
             self._rebuild(st.runs)
-        points = []
-        for k in self._runs:
+        points, patch = [], {c: [] for c in LINE_COLUMNS}
+        for i, k in enumerate(self._runs):
             recs = st.history.get(k, [])
             new = recs[self._sent[k]:]
             if not new:
@@ -340,14 +395,43 @@ class CurvesView(pn.viewable.Viewer):
             self._cum[k] = float(rows["t_cumulative"][-1])
             self._sent[k] = len(recs)
             points.append(_point_rows(rows, k))
-            locked(lambda src=self._sources[k], rows=rows: src.stream(rows))
+            series, add = self._series[k], _line_rows(rows, k)
+            for c in LINE_COLUMNS:
+                series[c] = np.concatenate([series[c], add[c]])
+                patch[c].append((i, series[c]))
         if points:
             rows = {c: np.concatenate([p[c] for p in points]) for c in points[0]}
+            # one patch of the runs' lines (their rows' whole series), one stream of points
+            locked(lambda src=self._lines, patch=patch: src.patch(patch))
             locked(lambda src=self._points, rows=rows: src.stream(rows))
         if not st.history and any(self._sent.values()):  # a reset
             self._rebuild(st.expected_runs())
         self._update_stopping()
+        self._update_ranges()
         self._on_round()
+
+    def _update_ranges(self):
+        """Every plot's x and y range from the runs' series (and the random band)."""
+        series = list(self._series.values())
+        changes = []
+        for name, (_, x, _, axis) in PLOTS.items():
+            ys = [s[y] for plot, _, y, *_ in LINES if plot == name for s in series]
+            xs = [s[x] for s in series]
+            if name == "minority-share":  # the band starts at the initial set (round 0)
+                ys += [np.asarray(self._band.data["hi"], float)]
+                xs += [np.asarray(self._band.data["budget"], float)]
+            xr = padded_range(xs)
+            yr = padded_range(ys, log=axis.get("y_axis_type") == "log",
+                              start=0.0 if name in Y_FROM_ZERO else None, end=Y_END.get(name))
+            fig = self._figures[name]
+            changes += [(fig.x_range, xr), (fig.y_range, yr)]
+
+        def apply():
+            for rng, bounds in changes:
+                if bounds is not None and (rng.start, rng.end) != bounds:
+                    rng.update(start=bounds[0], end=bounds[1])
+
+        locked(apply)
 
     def _update_stopping(self):
         """The stop lines and the random-sampling band from the runs' rounds."""

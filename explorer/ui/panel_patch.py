@@ -191,6 +191,9 @@ def install_hold_fix() -> None:
 #: recalculation of the page. No stylesheet Bokeh, Panel or the explorer ships sets one
 #: (``tests/test_ui_panel_patch.py`` checks), so every read returns "" and BokehJS uses the
 #: model's value; the page skips the reads. Measured in docs/benchmarks.md §5g.
+#: A plot also reads its element's computed ``font-size`` (``PlotView.base_font_size``) for every
+#: axis and label each time it lays out or paints (~200 reads a Step on the explorer's page);
+#: the page reads it once per plot (Bokeh's stylesheet fixes it at 13px) and keeps it.
 NO_CSS_VARS_JS = """// AnchorAL Explorer: no --bk-* visual custom properties on this page (explorer/ui/panel_patch.py)
 (function () {
   var B = window.Bokeh;
@@ -199,6 +202,16 @@ NO_CSS_VARS_JS = """// AnchorAL Explorer: no --bk-* visual custom properties on 
     var V = B.require("core/visuals/visual").VisualProperties;
     if (V && V.prototype && typeof V.prototype._get_css_value === "function") {
       V.prototype._get_css_value = function () { return ""; };
+    }
+  } catch (e) { /* another BokehJS: unchanged */ }
+  try {  // a plot's font size, read once (null while it is not in the page: read again)
+    var P = B.require("models/plots/plot_canvas").PlotView;
+    var d = P && Object.getOwnPropertyDescriptor(P.prototype, "base_font_size");
+    if (d && d.get && d.configurable) {
+      Object.defineProperty(P.prototype, "base_font_size", {configurable: true, get: function () {
+        if (this._anchoral_font_size == null) { this._anchoral_font_size = d.get.call(this); }
+        return this._anchoral_font_size;
+      }});
     }
   } catch (e) { /* another BokehJS: unchanged */ }
 })();

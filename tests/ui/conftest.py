@@ -210,6 +210,11 @@ _FIGURES_JS = """() => {
         color: r.glyph.line_color ? JSON.stringify(r.glyph.line_color) : null,
         // the comparison plots' points: every run's rows in one source, by its "run" column
         runs: r.data_source.data && r.data_source.data.run ? Array.from(r.data_source.data.run) : null,
+        // the comparison plots' lines: one MultiLine per kind, a row per run (its points drawn)
+        lines: r.glyph.type !== "MultiLine" ? null : Array.from(r.data_source.data.run).map(
+          (run, i) => ({run, color: r.data_source.data.color[i],
+                        n: Array.from(r.data_source.data[r.glyph.ys.field][i] || [])
+                             .filter(Number.isFinite).length})),
       }));
     }
   }
@@ -231,12 +236,20 @@ def overlay_sizes(page) -> dict:
     return {r["name"]: r["n"] for r in figures(page).get("anchoral-map", []) if r["name"]}
 
 
+def curve_lines(page, figure) -> list:
+    """The lines a comparison figure draws: ``{run, color, n}`` for every run's line of every
+    kind with at least one finite point (``n``), from the figure's ``MultiLine`` renderers."""
+    return [line for r in figures(page).get(figure, []) if r["glyph"] == "MultiLine"
+            for line in r["lines"] if line["n"]]
+
+
 def curve_points(page, figure) -> list:
     """Points per compared run in a comparison figure, in the order of the runs' lines: the
     rows of each run in the figure's one points renderer (``[]`` while the figure is not there,
     ``[0, 0]`` for two runs before a round)."""
     shown = figures(page).get(figure, [])
-    runs = list(dict.fromkeys(r["name"] for r in shown if r["glyph"] == "Line" and r["name"]))
+    runs = list(dict.fromkeys(line["run"] for r in shown if r["glyph"] == "MultiLine"
+                              for line in r["lines"]))
     points = [r for r in shown if r["glyph"] == "Scatter"]
     if not points:
         return []

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import curve_points, drawn_pixels, figures, overlay_sizes, wait_until
+from .conftest import curve_lines, curve_points, drawn_pixels, overlay_sizes, wait_until
 
 CURVES = ("minority-share", "enrichment", "minority-f1", "selection-time", "texts-scored",
           "cumulative-time")
@@ -31,6 +31,14 @@ def test_page_loads_and_map_has_pixels(page, app_url):
     # BokehJS skips its CSS custom-property reads (explorer/ui/panel_patch.py, NO_CSS_VARS_JS)
     assert page.evaluate("Bokeh.require('core/visuals/visual').VisualProperties.prototype"
                          "._get_css_value('line-color')") == ""
+    # and reads each plot's font size once (a number, kept on the view)
+    assert page.evaluate("""() => {
+      const P = Bokeh.require('models/plots/plot_canvas').PlotView;
+      const views = [...Bokeh.index.query(v => v instanceof P)];
+      return views.length > 0 && views.every(v =>
+        v.base_font_size === parseFloat(getComputedStyle(v.el).fontSize) &&
+        v._anchoral_font_size === v.base_font_size);
+    }""")
 
 
 def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
@@ -48,7 +56,29 @@ def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
     for name in CURVES:
         pts = wait_until(lambda: curve_points(page, name) or None, message=name)
         assert max(pts) == 1, (name, pts)  # a point per run
+    # a second Step: the page sends the click and nothing else (the plots' ranges come from
+    # the server, and no plot changes its size: either would be sent back, answered, and paint
+    # the plot again). The first Step lays the page out anew (cards appear) and may send sizes.
+    page.evaluate(_RECORD_SENT_JS)
+    step(page, 2)
+    wait_until(lambda: max(curve_points(page, "cumulative-time")) == 2, message="round 2")
+    sent = page.evaluate("window.__anchoral_sent")
+    assert sent and all(kinds == ["MessageSent"] for kinds in sent), sent
     assert page.js_errors == []
+
+
+#: record the kinds of the events of every message the page sends to the server from now on
+_RECORD_SENT_JS = """() => {
+  const C = Bokeh.require("client/connection").ClientConnection.prototype;
+  window.__anchoral_sent = [];
+  if (C.__anchoral_send) return;
+  C.__anchoral_send = C.send;
+  C.send = function (msg) {
+    const events = (msg.content && msg.content.events) || [];
+    window.__anchoral_sent.push(events.map(e => e.kind + (e.attr ? ":" + e.attr : "")));
+    return C.__anchoral_send.apply(this, arguments);
+  };
+}"""
 
 
 def test_anchoral_vs_full_pool_gives_one_curve_per_run(page, app_url):
@@ -59,8 +89,8 @@ def test_anchoral_vs_full_pool_gives_one_curve_per_run(page, app_url):
     expect(page.get_by_text(re.compile(r"Done: 3 rounds in"))).to_be_visible(timeout=120_000)
     wait_until(lambda: curve_points(page, "minority-share") == [3, 3],
                message="two runs x 3 points")
-    lines = [r for r in figures(page)["minority-share"] if r["glyph"] == "Line" and r["n"]]
-    assert len(lines) == 2
+    lines = curve_lines(page, "minority-share")
+    assert len(lines) == 2 and {line["n"] for line in lines} == {3}
     assert len({r["color"] for r in lines}) == 2  # one colour per run, shared with the legend
     assert curve_points(page, "selection-time") == [3, 3]
     assert curve_points(page, "texts-scored") == [3, 3]

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 from playwright.sync_api import expect
 
-from .conftest import curve_points, drawn_pixels, figures, wait_until
+from .conftest import curve_lines, curve_points, drawn_pixels, figures, wait_until
 
 _LEGEND_JS = """(name) => {
   for (const doc of (window.Bokeh ? Bokeh.documents : [])) {
@@ -57,11 +57,11 @@ def test_cost_lesson_views_after_a_few_rounds(page, app_url):
     run_rounds(page, 3)
     wait_until(lambda: curve_points(page, "texts-scored") == [3, 3], timeout=180,
                message="texts scored")
-    scored = [r for r in figures(page)["texts-scored"] if r["glyph"] == "Line"]
+    scored = curve_lines(page, "texts-scored")
     assert len(scored) == 2 and len({r["color"] for r in scored}) == 2
     assert curve_points(page, "enrichment") == [3, 3]
-    # AnchorAL's subpool line and the full pool's pool line, plus each run's pool and batch lines
-    assert len([r for r in figures(page)["enrichment"] if r["glyph"] == "Line"]) == 5
+    # AnchorAL's subpool line (the full pool has none), plus each run's pool and batch lines
+    assert len(curve_lines(page, "enrichment")) == 5
     shown = wait_until(lambda: (s := legend(page)).get("Anchors") and s, timeout=180,
                        message="legend")
     assert shown["Queried"] and shown["Subpool"] and not shown.get("Preview subpool"), shown
