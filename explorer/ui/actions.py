@@ -123,10 +123,9 @@ class ForkPreview(pn.viewable.Viewer):
         unready = pn.bind(self._unready, st.param.run, st.param.version)
         self.preview_button = w.Button(label="Preview next round", button_type="default",
                                        width=170, disabled=unready)
-        self.fork_button = w.Button(
-            label=pn.bind(lambda *_: f"Fork from round {min(st.round, st.rounds_of())}",
-                          st.param.run, st.param.round, st.param.version),
-            button_type="default", width=170, disabled=unready)
+        # a fixed label: a new label re-renders the button whole in the browser, every Step
+        self.fork_button = w.Button(label="Fork from this round", button_type="default",
+                                    width=170, disabled=unready)
         self.buttons = ButtonRow(self.preview_button, self.fork_button,
                                  disabled=st.job.param.busy)
         self.preview_button.on_click(self._preview)
