@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.layouts import gridplot
 from bokeh.models import (AllIndices, BasicTicker, CDSView, ColumnDataSource, CustomJSTicker,
-                          HoverTool, Legend, LegendItem, Line, MultiLine, NumeralTickFormatter,
-                          PrintfTickFormatter, Range1d, Scatter, Span, VArea)
+                          GridPlot, HoverTool, Legend, LegendItem, Line, MultiLine,
+                          NumeralTickFormatter, PrintfTickFormatter, Range1d, Scatter, Span,
+                          VArea)
 from bokeh.plotting import figure
 
 from ..stopping import BAND, PATIENCE, WINDOW, add_stopping_columns, stopping_summary
@@ -372,8 +372,10 @@ class CurvesView(pn.viewable.Viewer):
             self._markers.append((x, marker))
             figs.append(fig)
         self._figures = {f.name: f for f in figs}
-        self._grid.object = gridplot(figs, ncols=3, toolbar_location=None,
-                                     sizing_mode="stretch_width")
+        # a GridPlot as is: bokeh.layouts.gridplot walks every model of the figures to merge
+        # their tools into a toolbar this grid hides (a third of the curves' build time)
+        self._grid.object = GridPlot(children=[(f, i // 3, i % 3) for i, f in enumerate(figs)],
+                                     toolbar_location=None, sizing_mode="stretch_width")
 
     def figures(self) -> dict:
         """The comparison figures by name (built when the view is first shown)."""
