@@ -78,3 +78,29 @@ def test_minority_rule_is_one_call(pool):
     assert len(counts) == 2
     st.minority = []
     assert st.apply_minority_rule("rarest") == [pool.dataset.classes[int(np.argmin(counts))]]
+
+
+def test_the_two_runs_tab_is_built_when_it_opens(pool, monkeypatch):
+    """The "Two runs on one map" view (a second map of the pool, updated every round) is built
+    when its tab first opens, not with every page (``pn.panel(fn, lazy=True)`` called ``fn`` at
+    once: the view was built and updated on every page, its tab never opened)."""
+    import panel as pn
+
+    from explorer.ui import app as app_module
+
+    built = []
+
+    class Counted(app_module.TwoRunsView):
+        def __init__(self, **params):
+            built.append(1)
+            super().__init__(**params)
+
+    monkeypatch.setattr(app_module, "TwoRunsView", Counted)
+    view = app_module.ExplorerApp(pool)
+    tabs = view._lesson_tabs()
+    assert isinstance(tabs, pn.Tabs) and tabs.dynamic
+    tabs.get_root()
+    assert built == []  # the projection tab shows; the two-runs view does not exist
+    tabs.active = 1
+    pn.panel(tabs[1]).get_root()
+    assert built == [1]

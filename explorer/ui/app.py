@@ -241,8 +241,12 @@ class ExplorerApp(pn.viewable.Viewer):
                                              "encoder: a projection, not a measurement.",
                                              margin=(0, 10)),
                             ProjectionView(state=st), sizing_mode="stretch_width")),
-                       ("Two runs on one map", pn.panel(lambda: TwoRunsView(state=st),
-                                                        lazy=True)),
+                       # ParamFunction, not pn.panel(fn, lazy=True): pn.panel hands a plain
+                       # function to interact(), which calls it at once, so the view (its map,
+                       # a second figure of the pool) was built on every page and updated at
+                       # every Step, its tab never opened
+                       ("Two runs on one map", pn.param.ParamFunction(
+                           lambda: TwoRunsView(state=st), lazy=True)),
                        dynamic=True, sizing_mode="stretch_width")
 
     @classmethod
