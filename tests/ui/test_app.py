@@ -56,14 +56,18 @@ def test_step_adds_overlays_and_a_point_to_every_plot(page, app_url):
     for name in CURVES:
         pts = wait_until(lambda: curve_points(page, name) or None, message=name)
         assert max(pts) == 1, (name, pts)  # a point per run
-    # a second Step: the page sends the click and nothing else (the plots' ranges come from
-    # the server, and no plot changes its size: either would be sent back, answered, and paint
-    # the plot again). The first Step lays the page out anew (cards appear) and may send sizes.
+    # a second Step: the page sends the click and no range (the plots' ranges come from the
+    # server; BokehJS's auto-ranging sent each back, to be answered, and painted again). A plot
+    # whose box changes reports its new size (a scrollbar appearing with the page's height can
+    # do that, seen once in a CI run): sizes are allowed here, nothing else.
     page.evaluate(_RECORD_SENT_JS)
     step(page, 2)
     wait_until(lambda: max(curve_points(page, "cumulative-time")) == 2, message="round 2")
     sent = page.evaluate("window.__anchoral_sent")
-    assert sent and all(kinds == ["MessageSent"] for kinds in sent), sent
+    assert sent and sent[0] == ["MessageSent"], sent  # the click
+    sizes = ("inner_width", "inner_height", "outer_width", "outer_height")
+    others = [e for kinds in sent[1:] for e in kinds if e.split(" ")[0].split(":")[-1] not in sizes]
+    assert others == [], sent
     assert page.js_errors == []
 
 
@@ -75,7 +79,10 @@ _RECORD_SENT_JS = """() => {
   C.__anchoral_send = C.send;
   C.send = function (msg) {
     const events = (msg.content && msg.content.events) || [];
-    window.__anchoral_sent.push(events.map(e => e.kind + (e.attr ? ":" + e.attr : "")));
+    const doc = Bokeh.documents[0];
+    const name = (e) => { const m = e.model && doc.get_model_by_id(e.model.id);
+                          return m ? " " + m.type + (m.name ? "/" + m.name : "") : ""; };
+    window.__anchoral_sent.push(events.map(e => e.kind + (e.attr ? ":" + e.attr : "") + name(e)));
     return C.__anchoral_send.apply(this, arguments);
   };
 }"""
