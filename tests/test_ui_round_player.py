@@ -78,4 +78,3 @@ def test_a_running_round_shows_a_full_striped_bar_and_an_idle_page_does_not():
     st.job.finish(gen, "done: 1 round in 48 ms", progress=1.0)
     assert bar.value == 0 and not bar.active and not view.step_button.disabled
     assert view.cancel_button.disabled
-
