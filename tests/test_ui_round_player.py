@@ -78,3 +78,38 @@ def test_a_running_round_shows_a_full_striped_bar_and_an_idle_page_does_not():
     st.job.finish(gen, "done: 1 round in 48 ms", progress=1.0)
     assert bar.value == 0 and not bar.active and not view.step_button.disabled
     assert view.cancel_button.disabled
+
+
+def test_a_served_page_shows_busy_buttons_only_for_work_that_lasts():
+    """Served, Step/Run N/Pause-Cancel turn busy only when the work still runs after
+    BUTTONS_BUSY_AFTER_MS (a quick Step would re-render each twice for nothing); the status
+    and bar say "running" at once, and a click while work runs changes nothing."""
+    import weakref
+
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from explorer.ui.controls import BUTTONS_BUSY_AFTER_MS, ControlsView
+
+    st = ExplorerState(synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated"),
+                       experiment_factory=FakeDriver)
+    view = ControlsView(state=st, datasets=["toy"], dataset="toy")
+    doc, context = Document(), type("Context", (), {})()
+    doc._session_context = weakref.ref(context)
+    with set_curdoc(doc):
+        gen = st.job.begin("Running 1 round…")
+        assert view.progress.value == -1 and "Running" in view.status.object
+        assert not view.step_button.disabled and view.cancel_button.disabled  # not yet
+        (timer,) = [cb for cb in doc.session_callbacks]
+        assert timer.timeout == BUTTONS_BUSY_AFTER_MS
+        view._start(1)  # a second click while it runs: ignored, as by a disabled button
+        assert st.job.error == "" and st.n_done == 0
+        timer.callback()  # still running when the timer fires: busy buttons
+        assert view.step_button.disabled and not view.cancel_button.disabled
+        st.job.finish(gen, "done")
+        assert not view.step_button.disabled and view.cancel_button.disabled  # at once
+        # quick work: the timer finds it done and leaves the buttons alone
+        gen = st.job.begin("Running 1 round…")
+        st.job.finish(gen, "done")
+        doc.session_callbacks[-1].callback()
+        assert not view.step_button.disabled and view.cancel_button.disabled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 import panel as pn
@@ -21,12 +22,22 @@ def _menu(table) -> dict:
     return {choice.label: choice.name for choice in table.values()}
 
 
+#: a served page disables Step, Run N and enables Pause/Cancel only when work still runs this
+#: long after it started: a Step of the sample (~0.3 s in all) otherwise re-renders each of the
+#: three buttons twice (BokehJS rebuilds a button whole when its own ``disabled`` changes), for
+#: a state nobody sees; the status line and the bar say "running" at once
+BUTTONS_BUSY_AFTER_MS = 400
+
+
 class ControlsView(pn.viewable.Viewer):
     """Every setting of the experiment and the buttons that drive it."""
 
     state = param.ClassSelector(class_=ExplorerState)
     datasets = param.List(default=[], doc="Dataset choices (sources prepare() accepts).")
     dataset = param.String(default="", doc="The dataset shown.")
+    buttons_busy = param.Boolean(default=False, doc=(
+        "The buttons show work running: with the job's busy, at once in a notebook, "
+        "after BUTTONS_BUSY_AFTER_MS on a served page (shorter work leaves them as they are)."))
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -92,12 +103,14 @@ class ControlsView(pn.viewable.Viewer):
         # a loaded JupyterLab, three runs in a row lost the inline Step's click while they sat
         # in a ButtonRow, and three quiet runs did not; the cause is not pinned down
         # (docs/design.md, "Busy rows"), so the notebook's main button takes no chance
-        self.step_button.disabled = job.param.busy
-        self.run_button.disabled = pn.bind(lambda busy, hand: busy or hand, job.param.busy,
-                                           st.param.label_by_hand)
+        self._busy_count = 0
+        job.param.watch(self._follow_busy, "busy")
+        self.step_button.disabled = self.param.buttons_busy
+        self.run_button.disabled = pn.bind(lambda busy, hand: busy or hand,
+                                           self.param.buttons_busy, st.param.label_by_hand)
         self.start_row = pn.Row(self.step_button, self.run_button, sizing_mode="stretch_width")
         # its own state: a row disabled when the page opens does not reach its buttons
-        self.cancel_button.disabled = job.param.busy.rx.not_()
+        self.cancel_button.disabled = self.param.buttons_busy.rx.not_()
         # while work runs and has no share done yet the bar is indeterminate (-1: full and
         # striped), so a running round always shows; otherwise the share done. Not animated
         # (``active``): moving stripes repaint at every frame, and each frame of this page costs
@@ -159,8 +172,29 @@ class ControlsView(pn.viewable.Viewer):
                 "chosen by hand or given")
         return f"Rule {head}; minority {100 * share:.1f} % of the labelled rows."
 
+    def _follow_busy(self, event):
+        """:attr:`buttons_busy` follows the job: off at once, on after a delay when served."""
+        self._busy_count += 1
+        doc = pn.state.curdoc
+        if not event.new or doc is None or doc.session_context is None:
+            self.buttons_busy = event.new
+            return
+        count = self._busy_count
+
+        def show():
+            if self.state.job.busy and self._busy_count == count:
+                self.buttons_busy = True
+        doc.add_timeout_callback(show, BUTTONS_BUSY_AFTER_MS)
+
     def _start(self, n):
-        self.state.start(n, make_scheduler())
+        if self.state.job.busy:  # a click before the buttons show it: as on a disabled button
+            return
+        # served: the busy state (buttons, progress, status) in one message to the browser,
+        # not eight (a notebook's comm sends as before)
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+        with pn.io.hold(doc, policy="collect") if served else contextlib.nullcontext():
+            self.state.start(n, make_scheduler())
 
     def buttons(self):
         return pn.Column(

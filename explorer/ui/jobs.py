@@ -12,9 +12,11 @@ at module level: :func:`make_scheduler` imports it when a page calls it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
+import weakref
 
 import param
 
@@ -73,11 +75,24 @@ def bind(fn, *args):
     return call
 
 
+#: per served document, the callbacks handed to its schedulers and not run yet, in order
+_PENDING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_PENDING_LOCK = threading.Lock()
+
+
 def make_scheduler():
     """``schedule(callback)`` that runs ``callback`` on this session's event loop.
 
     Called on the event loop (a button click); the returned function may be called from any
     thread. Outside a server (a notebook kernel without a session) callbacks run directly.
+
+    Callbacks of one session run in the order they were scheduled. Each ``schedule`` queues
+    its callback and asks the loop for a tick that runs everything queued so far; a later tick
+    finds the queue empty. Bokeh registers a next-tick callback by a document event, and while
+    the event loop holds the document (any :func:`hold`) that event waits in the hold: a
+    round's result scheduled then could run *after* the job's end, scheduled a round later
+    (seen: a Run N's "Done" overwritten by "Round 3 recorded (2/3)", and its rounds recorded
+    out of order).
     """
     import panel as pn
     from panel.io.state import set_curdoc
@@ -85,13 +100,30 @@ def make_scheduler():
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         return lambda cb: cb()
+    with _PENDING_LOCK:
+        pending = _PENDING.setdefault(doc, collections.deque())
+
+    def drain():
+        if not pending:
+            return
+        first_error = None
+        with hold(doc):
+            while True:
+                try:
+                    cb = pending.popleft()
+                except IndexError:
+                    break
+                try:
+                    cb()
+                except Exception as err:  # the rest still run; the first error reaches the log
+                    first_error = first_error or err
+        if first_error is not None:
+            raise first_error
 
     def schedule(cb):
-        def run():
-            with hold(doc):
-                cb()
+        pending.append(cb)
         with set_curdoc(doc):
-            pn.state.execute(run, schedule=True)
+            pn.state.execute(drain, schedule=True)
 
     return schedule
 
