@@ -50,3 +50,42 @@ def test_drawn_twice_or_unknown_is_harmless():
     o.drawn("a")
     o.drawn("a")
     assert not o.others_drawing("b")
+
+
+def test_the_servers_warm_up_page_builds_its_deferred_views():
+    """``pn.serve(warm=True)`` builds one page with no browser and calls its load callbacks:
+    that page builds the views a real page defers (plots, table, settings), so the first
+    person's page finds their code warm; it registers with no opening and opens no session."""
+    import sys
+    from pathlib import Path
+
+    import panel as pn
+    from panel.io.application import build_applications
+    from panel.io.server import generate_session
+    from panel.io.state import set_curdoc
+
+    from explorer.ui import opening
+    from explorer.ui.app import ExplorerApp
+    from explorer.ui.synthetic import synthetic_prepared
+
+    sys.path.insert(0, str(Path(__file__).parent / "ui"))
+    from fakes import FakeDriver
+
+    pn.extension("tabulator")
+    prepared = synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated")
+    apps = []
+
+    def page():
+        apps.append(ExplorerApp(prepared, dataset="toy", datasets=["toy"],
+                                experiment_factory=FakeDriver))
+        return apps[-1].template()
+
+    session = generate_session(build_applications(page)["/"])  # as pn.serve(warm=True)
+    (app,) = apps
+    holders = [holder for holder, _ in app._deferred]
+    assert len(holders) >= 4 and all(not h.objects for h in holders)  # deferred, as served
+    with set_curdoc(session.document):
+        pn.state._on_load(None)
+    assert app._deferred == [] and all(len(h.objects) == 1 for h in holders)
+    assert not opening.OPENINGS.others_drawing(None)
+    assert app.state.job.status.startswith("Ready")  # no session opened, no round started
