@@ -104,3 +104,38 @@ def test_the_two_runs_tab_is_built_when_it_opens(pool, monkeypatch):
     tabs.active = 1
     pn.panel(tabs[1]).get_root()
     assert built == [1]
+
+
+def test_the_two_runs_view_follows_rounds_only_while_its_tab_shows(pool, monkeypatch):
+    """A hidden tab's panes re-rendered at every Step, and its detached DataFrame pane rewrote
+    the page's shared stylesheet URLs (the browser re-read every stylesheet of the page): the
+    view sleeps while its tab is hidden and catches up when it shows again."""
+    import panel as pn
+
+    from explorer.ui import app as app_module
+
+    built = []
+
+    class Counted(app_module.TwoRunsView):
+        def __init__(self, **params):
+            super().__init__(**params)
+            built.append(self)
+
+    monkeypatch.setattr(app_module, "TwoRunsView", Counted)
+    view = app_module.ExplorerApp(pool)
+    tabs = view._lesson_tabs()
+    tabs.get_root()
+    tabs.active = 1
+    pn.panel(tabs[1]).get_root()
+    (two_runs,) = built
+    assert two_runs.live
+    synced = two_runs.two.synced
+    view.state.version += 1  # a round recorded while the tab shows: followed
+    assert two_runs.two.synced == synced + 1
+    tabs.active = 0
+    assert not two_runs.live
+    view.state.version += 1  # while hidden: nothing recomputed
+    view.state.version += 1
+    assert two_runs.two.synced == synced + 1
+    tabs.active = 1  # shown again: caught up once
+    assert two_runs.live and two_runs.two.synced == synced + 2

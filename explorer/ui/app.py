@@ -239,8 +239,14 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _lesson_tabs(self):
         st = self.state
+        built = []
+
+        def two_runs():
+            built.append(TwoRunsView(state=st))
+            return built[-1]
+
         # dynamic: the two-run map (a second figure of the pool) is built when its tab opens
-        return pn.Tabs(("Cost at scale (projection)", pn.Column(
+        tabs = pn.Tabs(("Cost at scale (projection)", pn.Column(
                             pn.pane.Markdown("What a round would cost with a fine-tuned "
                                              "encoder: a projection, not a measurement.",
                                              margin=(0, 10)),
@@ -249,9 +255,14 @@ class ExplorerApp(pn.viewable.Viewer):
                        # function to interact(), which calls it at once, so the view (its map,
                        # a second figure of the pool) was built on every page and updated at
                        # every Step, its tab never opened
-                       ("Two runs on one map", pn.param.ParamFunction(
-                           lambda: TwoRunsView(state=st), lazy=True)),
+                       ("Two runs on one map", pn.param.ParamFunction(two_runs, lazy=True)),
                        dynamic=True, sizing_mode="stretch_width")
+
+        def shown(event):  # the two-run view follows the rounds only while its tab shows
+            for view in built:
+                view.live = event.new == 1
+        tabs.param.watch(shown, "active")
+        return tabs
 
     @classmethod
     def from_data(cls, source, options=None, **settings) -> "ExplorerApp":

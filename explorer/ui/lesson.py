@@ -90,8 +90,8 @@ class TwoRunsMap(MapView):
                                                        ("gold", "@label")])
 
     def watch_state(self):
-        self.two.param.watch(self._changed, ["run_a", "run_b", "round", "cumulative"])
-        self.state.param.watch(self._changed, ["version"])
+        # ``synced``, not the session's version: the view follows rounds only while its tab shows
+        self.two.param.watch(self._changed, ["run_a", "run_b", "round", "cumulative", "synced"])
 
     def layer_data(self) -> dict:
         cmp = self.two.comparison()
@@ -119,11 +119,17 @@ class TwoRunsView(pn.viewable.Viewer):
     """Pick two runs and a round; see what each queried on the map, counts per class, download."""
 
     state = param.ClassSelector(class_=ExplorerState)
+    live = param.Boolean(default=True, doc=(
+        "The view follows the session's rounds. Its tab sets it off while hidden: a hidden "
+        "tab's panes still re-rendered at every Step, and the detached DataFrame pane rewrote "
+        "the page's shared stylesheet URLs, which made the browser re-read every stylesheet "
+        "of the page (~0.1 s of browser CPU per Step)."))
 
     def __init__(self, **params):
         super().__init__(**params)
         st = self.state
         self.two = TwoRunsState(st)
+        self._stale = False
         w = pn.widgets
         self.run_a = w.Select(name="Run A", width=260)
         self.run_b = w.Select(name="Run B", width=260)
@@ -138,8 +144,16 @@ class TwoRunsView(pn.viewable.Viewer):
         self.run_a.param.watch(lambda e: self._set("run_a", e.new), "value")
         self.run_b.param.watch(lambda e: self._set("run_b", e.new), "value")
         self.round.param.watch(lambda e: self._set("round", e.new), "value")
-        st.param.watch(self._sync, ["version"])
+        st.param.watch(self._follow, ["version"])
+        self.param.watch(self._follow, ["live"])
         self._sync()
+
+    def _follow(self, *events):
+        if not self.live:
+            self._stale = True
+        elif self._stale or any(e.name == "version" for e in events):
+            self._stale = False
+            self._sync()
 
     def _set(self, name, value):
         if value is not None and getattr(self.two, name) != value:
@@ -186,7 +200,7 @@ class TwoRunsView(pn.viewable.Viewer):
     def __panel__(self):
         two = self.two
         deps = (two.param.run_a, two.param.run_b, two.param.round, two.param.cumulative,
-                self.state.param.version)
+                two.param.synced)
         counts = pn.pane.DataFrame(pn.bind(self._counts, *deps), index=False, escape=True,
                                    width=330, css_classes=["anchoral-two-runs-counts"])
         side = pn.Column(self.run_a, self.run_b, self.round, self.cumulative,

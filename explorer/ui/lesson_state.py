@@ -69,6 +69,8 @@ class TwoRunsState(param.Parameterized):
     run_b = param.Selector(default=None, objects=[], allow_None=True, doc="The second run (B).")
     round = param.Integer(default=0, bounds=(0, None), doc="Last round compared (0: none yet).")
     cumulative = param.Boolean(default=True, doc="Every round up to `round` (else that one).")
+    synced = param.Integer(default=0, doc="How many times :meth:`sync` followed the session "
+                                          "(views that show the comparison watch it).")
 
     def __init__(self, state, **params):
         super().__init__(**params)
@@ -99,6 +101,7 @@ class TwoRunsState(param.Parameterized):
                 self.run_b = _first(others, "full") or (others[0] if others else None)
         last = self._last = self.last_common_round()
         self.round = last if at_end else min(self.round, last)
+        self.synced += 1
 
     def rounds_table(self) -> pd.DataFrame:
         """The two runs' rounds: run, round, queried_ids, queried_labels."""
