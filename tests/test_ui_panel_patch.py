@@ -268,3 +268,72 @@ def test_the_page_script_makes_bokehjs_skip_the_reads():
     assert url.startswith("data:text/javascript") and "//" in url  # Panel leaves it unprefixed
     assert unquote(url.split(",", 1)[1]) == NO_CSS_VARS_JS
     assert 'require("core/visuals/visual")' in NO_CSS_VARS_JS
+
+
+def _served_dataframe_pane():
+    """A DataFrame pane rendered into a served page's document (local dist URLs), and the
+    page's shared ``loading.css`` stylesheet."""
+    import pandas as pd
+    import panel as pn
+    from panel.io.resources import LOCAL_DIST
+    from panel.io.state import set_curdoc
+
+    doc = Document()
+    doc._template_variables["dist_url"] = LOCAL_DIST
+    pane = pn.pane.DataFrame(pd.DataFrame({"a": [1, 2]}))
+    with set_curdoc(doc):
+        model = pane.get_root(doc)
+    (loading,) = [s for s in model.stylesheets if "loading.css" in str(getattr(s, "url", ""))]
+    assert loading.url.startswith(LOCAL_DIST), loading.url
+    return pane, loading, doc
+
+
+def _rerender_detached(pane, doc):
+    """What a callback of the page does to a pane whose model left the document."""
+    from panel.io.state import set_curdoc
+
+    with set_curdoc(doc):
+        pane._get_properties(None)
+
+
+def test_without_the_guard_a_detached_pane_points_the_pages_css_at_the_cdn(monkeypatch):
+    """Panel's own behaviour (the reason for the guard): a pane re-rendered with no document
+    (a hidden dynamic tab's) rewrites the page's shared stylesheet to the CDN URL."""
+    import panel.reactive as reactive
+
+    orig = getattr(reactive.patch_stylesheet, "__wrapped__", reactive.patch_stylesheet)
+    monkeypatch.setattr(reactive, "patch_stylesheet", orig)
+    pane, loading, doc = _served_dataframe_pane()
+    _rerender_detached(pane, doc)
+    assert loading.url.startswith("https://cdn.holoviz.org/")
+
+
+def test_with_the_guard_a_detached_pane_leaves_the_pages_css_local(monkeypatch):
+    import panel.reactive as reactive
+    from panel.io.resources import CDN_DIST, LOCAL_DIST
+
+    orig = getattr(reactive.patch_stylesheet, "__wrapped__", reactive.patch_stylesheet)
+    monkeypatch.setattr(reactive, "patch_stylesheet", orig)
+    assert panel_patch.install_stylesheet_guard()
+    assert panel_patch.install_stylesheet_guard()  # once
+    assert reactive.patch_stylesheet.__wrapped__ is orig
+    pane, loading, doc = _served_dataframe_pane()
+    _rerender_detached(pane, doc)
+    assert loading.url.startswith(LOCAL_DIST), loading.url
+    # a CDN page's stylesheet and a move between local paths still go through
+    from bokeh.models import ImportedStyleSheet
+
+    cdn = ImportedStyleSheet(url=f"{LOCAL_DIST}css/x.css")
+    reactive.patch_stylesheet(cdn, "./" + LOCAL_DIST)
+    assert cdn.url.startswith("./" + LOCAL_DIST)
+    other = ImportedStyleSheet(url=f"{CDN_DIST}css/y.css")
+    reactive.patch_stylesheet(other, LOCAL_DIST)
+    assert other.url.startswith(LOCAL_DIST)
+
+
+def test_the_app_installs_the_stylesheet_guard():
+    import panel.reactive as reactive
+
+    import explorer.ui.app  # noqa: F401
+
+    assert getattr(reactive.patch_stylesheet, panel_patch._STYLESHEET_MARK, False)

@@ -33,6 +33,7 @@ from .table import QueriesTable
 TITLE = "AnchorAL Explorer"
 
 panel_patch.apply()  # messages Panel leaves queued with no writer are sent (docs/design.md)
+panel_patch.install_stylesheet_guard()  # a hidden tab's pane keeps the page's CSS URLs local
 
 
 def load_prepared(source="sample", options=None, **keywords):

@@ -185,6 +185,51 @@ def install_hold_fix() -> None:
     Viewable._on_msg = keep_held(Viewable._on_msg)
 
 
+_STYLESHEET_MARK = "__anchoral_keeps_local_stylesheets__"
+
+
+def install_stylesheet_guard(reactive=None) -> bool:
+    """A model with no document no longer rewrites a served page's stylesheet URLs to the CDN.
+
+    Panel shares one ``ImportedStyleSheet`` per URL across a document's models (its
+    ``loading.css`` is on every model) and points it at the page's ``dist_url`` whenever a
+    model's properties are computed (``Reactive._get_properties`` → ``patch_stylesheet``). A
+    pane whose model has left the document (the content of a hidden ``dynamic`` tab) still
+    re-renders when its data changes, with no document, so the fallback ``dist_url`` is the
+    CDN: the shared stylesheet's URL turned from ``static/extensions/panel/css/loading.css`` to
+    ``https://cdn.holoviz.org/...`` and back at every Step. Each change made the browser
+    re-read that stylesheet in every shadow root of the page (~4,650 stylesheet reads, ~0.1 s
+    of browser CPU per Step), and offline the CDN URL does not load. The guard leaves a
+    non-``http`` URL alone when asked to point it at the CDN; every other call goes through.
+    Returns True when installed (or already).
+    """
+    if reactive is None:
+        import panel.reactive as reactive
+    from panel.io.resources import CDN_DIST
+
+    orig = getattr(reactive, "patch_stylesheet", None)
+    if orig is None:
+        log.warning("panel.reactive.patch_stylesheet is gone: stylesheet guard not installed")
+        return False
+    if getattr(orig, _STYLESHEET_MARK, False):
+        return True
+
+    @functools.wraps(orig)
+    def patch_stylesheet(stylesheet, dist_url):
+        if dist_url == CDN_DIST:
+            try:
+                url = stylesheet.url
+            except Exception:
+                url = None
+            if isinstance(url, str) and not url.startswith(("http://", "https://")):
+                return None  # a served page's local URL: a model with no document asked
+        return orig(stylesheet, dist_url)
+
+    setattr(patch_stylesheet, _STYLESHEET_MARK, True)
+    reactive.patch_stylesheet = patch_stylesheet
+    return True
+
+
 #: BokehJS 3.x reads a CSS custom property (``--bk-line-color``, ``--bk-text-color``, ...) through
 #: ``getComputedStyle`` for every line, fill, text and hatch visual of every axis, title, legend
 #: and annotation each time it paints or lays them out, and each read forces a style
