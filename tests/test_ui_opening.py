@@ -89,3 +89,39 @@ def test_the_servers_warm_up_page_builds_its_deferred_views():
     assert app._deferred == [] and all(len(h.objects) == 1 for h in holders)
     assert not opening.OPENINGS.others_drawing(None)
     assert app.state.job.status.startswith("Ready")  # no session opened, no round started
+
+
+def test_a_page_that_opens_a_session_is_busy_until_it_opens(tmp_path):
+    """A served page with ``--session`` opens it when the page has loaded; until then Step and
+    Run N are disabled (a Run N clicked before started a new experiment beside the session,
+    its rounds saved without the session's note of the running work)."""
+    import sys
+    import weakref
+    from pathlib import Path
+
+    import panel as pn
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from explorer.ui.app import ExplorerApp
+    from explorer.ui.synthetic import synthetic_prepared
+
+    sys.path.insert(0, str(Path(__file__).parent / "ui"))
+    from fakes import FakeDriver
+
+    pn.extension("tabulator")
+    doc = Document()
+    context = type("Context", (), {"server_context": object(), "session": None,
+                                   "request": type("R", (), {"arguments": {}})()})()
+    doc._session_context = weakref.ref(context)
+    prepared = synthetic_prepared(600, dim=8, minority_share=0.1, projection="generated")
+    with set_curdoc(doc):
+        app = ExplorerApp(prepared, dataset="toy", datasets=["toy"],
+                          experiment_factory=FakeDriver, session_dir=str(tmp_path / "s"))
+        job = app.state.job
+        assert job.busy and job.status.startswith("Opening session")
+        assert app.controls.step_button.disabled and app.controls.run_button.disabled
+        app._on_load()  # the page loaded: the page's wait ends and the opening starts
+        job.wait(30)
+    # here the directory does not exist: the opening says so, and the page is not left busy
+    assert not job.busy and "not found" in job.error and job.status.startswith("Ready")

@@ -144,6 +144,10 @@ class ExplorerApp(pn.viewable.Viewer):
             key = self._opening = id(doc)
             if getattr(doc.session_context, "server_context", None) is not None:
                 opening.OPENINGS.opened(key)  # not the server's warm-up page: no browser
+                if session_dir:  # busy until the session opens (on load): a Run N clicked
+                    # before that started a new experiment beside it, whose rounds were saved
+                    # without the session's note of the running work
+                    self.state.job.begin(f"Opening session {session_dir}…")
 
             def destroyed(ctx):
                 opening.OPENINGS.drawn(key)
@@ -190,6 +194,7 @@ class ExplorerApp(pn.viewable.Viewer):
             return
         self._build_rest(doc)
         if self._session_dir:
+            st.job.reset(st.job.param.status.default)  # the page's wait ends; the opening starts
             sessions.open_session(st, self._session_dir, make_scheduler(), typed=False)
         elif st.annotate_data:
             st.start(1, make_scheduler())  # the first batch to label

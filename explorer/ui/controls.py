@@ -104,6 +104,7 @@ class ControlsView(pn.viewable.Viewer):
         # in a ButtonRow, and three quiet runs did not; the cause is not pinned down
         # (docs/design.md, "Busy rows"), so the notebook's main button takes no chance
         self._busy_count = 0
+        self._clicked = False  # inside a Step / Run N click (only those rounds delay the busy)
         job.param.watch(self._follow_busy, "busy")
         self.step_button.disabled = self.param.buttons_busy
         self.run_button.disabled = pn.bind(lambda busy, hand: busy or hand,
@@ -173,10 +174,12 @@ class ControlsView(pn.viewable.Viewer):
         return f"Rule {head}; minority {100 * share:.1f} % of the labelled rows."
 
     def _follow_busy(self, event):
-        """:attr:`buttons_busy` follows the job: off at once, on after a delay when served."""
+        """:attr:`buttons_busy` follows the job: off at once; on after a delay for the rounds of
+        a Step / Run N click on a served page, at once for any other work (a session opening
+        when the page loads: a click then would race it)."""
         self._busy_count += 1
         doc = pn.state.curdoc
-        if not event.new or doc is None or doc.session_context is None:
+        if not event.new or not self._clicked or doc is None or doc.session_context is None:
             self.buttons_busy = event.new
             return
         count = self._busy_count
@@ -193,8 +196,12 @@ class ControlsView(pn.viewable.Viewer):
         # not eight (a notebook's comm sends as before)
         doc = pn.state.curdoc
         served = doc is not None and doc.session_context is not None
-        with pn.io.hold(doc, policy="collect") if served else contextlib.nullcontext():
-            self.state.start(n, make_scheduler())
+        self._clicked = True
+        try:
+            with pn.io.hold(doc, policy="collect") if served else contextlib.nullcontext():
+                self.state.start(n, make_scheduler())
+        finally:
+            self._clicked = False
 
     def buttons(self):
         return pn.Column(
