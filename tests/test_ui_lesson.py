@@ -139,3 +139,21 @@ def test_the_two_runs_view_follows_rounds_only_while_its_tab_shows(pool, monkeyp
     assert two_runs.two.synced == synced + 1
     tabs.active = 1  # shown again: caught up once
     assert two_runs.live and two_runs.two.synced == synced + 2
+
+
+def test_the_labelling_queue_is_built_when_labelling_by_hand_turns_on(pool):
+    """Hidden, the queue sat in every first document (26 models) and re-rendered at every
+    Step: a page builds it when 'Label by hand' is first ticked."""
+    from explorer.ui import app as app_module
+    import panel as pn
+
+    view = app_module.ExplorerApp(pool)
+    (row,) = [o for o in view._main if isinstance(o, pn.Row)]  # the queue beside the map
+    holder = row.objects[0]
+    assert holder.objects == [] and not holder.visible
+    view.state.label_by_hand = True
+    (queue,) = holder.objects
+    assert "anchoral-queue" in queue.css_classes and holder.visible
+    view.state.label_by_hand = False  # built once; its own box hides and shows it
+    view.state.label_by_hand = True
+    assert len(holder.objects) == 1

@@ -230,7 +230,7 @@ class ExplorerApp(pn.viewable.Viewer):
             self.map_controls, title,
             # the queue beside the map, in the first document: labelling (and its keys) starts
             # as soon as the page shows
-            pn.Row(LabelQueue(state=st), self.map, sizing_mode="stretch_width"),
+            pn.Row(self._label_queue(), self.map, sizing_mode="stretch_width"),
             pn.pane.Markdown("#### Preview the next round, or fork the run from the round on "
                              "the map", margin=(0, 10)),
             self._after_load(lambda: ForkPreview(state=st)),
@@ -242,6 +242,23 @@ class ExplorerApp(pn.viewable.Viewer):
                              margin=(0, 10)),
             self._after_load(lambda: QueriesTable(state=st)),
         ]
+
+    def _label_queue(self):
+        """The batch to label, beside the map: built when labelling by hand first turns on.
+
+        Hidden, it still sat in every first document (26 models) and its seven panes
+        re-rendered at every Step; a page that never labels by hand now has neither."""
+        st = self.state
+        if st.hand:
+            return LabelQueue(state=st)
+        holder = pn.Column(visible=False, margin=0)
+
+        def build(event):
+            if event.new and not holder.objects:
+                holder.objects = [LabelQueue(state=st)]
+                holder.visible = True
+        st.param.watch(build, "label_by_hand")
+        return holder
 
     def _lesson_tabs(self):
         st = self.state

@@ -41,9 +41,10 @@ HOSTILE_CLASSES = ("<b>ham</b>", "<img src=x onerror=\"window.__xss='class'\">")
 
 
 #: a browser test whose page missed a state change (a Playwright expectation timed out) runs once
-#: more: the stale-status race of issue 20 (docs/design.md, "Panel's write queue") still fires
-#: in about one full browser run in three; every rerun is listed in the summary (``-rR``) and a
-#: second failure fails the suite. Any other failure is not rerun.
+#: more: a loaded box still loses a click now and then (the JupyterLab inline tests); one cause
+#: of stale status lines, session callbacks run out of order, is fixed (docs/design.md, "What a
+#: Step costs the browser"); every rerun is listed in the summary (``-rR``) and a second failure
+#: fails the suite. Any other failure is not rerun.
 RERUN_ON = ["Locator expected to"]
 
 
