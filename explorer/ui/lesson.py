@@ -129,7 +129,6 @@ class TwoRunsView(pn.viewable.Viewer):
         super().__init__(**params)
         st = self.state
         self.two = TwoRunsState(st)
-        self._stale = False
         w = pn.widgets
         self.run_a = w.Select(name="Run A", width=260)
         self.run_b = w.Select(name="Run B", width=260)
@@ -149,10 +148,8 @@ class TwoRunsView(pn.viewable.Viewer):
         self._sync()
 
     def _follow(self, *events):
-        if not self.live:
-            self._stale = True
-        elif self._stale or any(e.name == "version" for e in events):
-            self._stale = False
+        """A round while shown, or shown again after hiding: follow the session."""
+        if self.live:
             self._sync()
 
     def _set(self, name, value):
